@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestCheck(t *testing.T) {
+	a, err := New([]byte("0123456789abcdef0123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := New([]byte("another-secret-0123456"))
+	issue := func(a *Authority, role Role, room, lang string, ttl time.Duration) string {
+		t.Helper()
+		tok, err := a.Issue(role, room, lang, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	pubA := issue(a, RolePublisher, "a", "", time.Hour)
+	capFr := issue(a, RoleCaptioner, "a", "fr", time.Hour)
+	anyRoom := issue(a, RolePublisher, "*", "", time.Hour)
+	admin := issue(a, RoleAdmin, "*", "", time.Hour)
+	foreign := issue(other, RolePublisher, "a", "", time.Hour)
+
+	expired := issue(a, RolePublisher, "a", "", time.Hour)
+	a.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if _, err := a.Check(expired, Need{Role: RolePublisher, Room: "a"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("expired token: got %v", err)
+	}
+	a.now = time.Now
+
+	notYet, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Role: RolePublisher, Room: "a",
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "relay", NotBefore: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(2 * time.Hour))}}).SignedString(a.secret)
+	noExpiry, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Role: RolePublisher, Room: "a",
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "relay"}}).SignedString(a.secret)
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, Claims{Role: RolePublisher, Room: "a",
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "relay", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+
+	cases := []struct {
+		name  string
+		token string
+		need  Need
+		want  error
+	}{
+		{"publisher own room", pubA, Need{RolePublisher, "a", ""}, nil},
+		{"publisher other room", pubA, Need{RolePublisher, "b", ""}, ErrScope},
+		{"publisher as captioner", pubA, Need{RoleCaptioner, "a", "fr"}, ErrScope},
+		{"captioner own lang", capFr, Need{RoleCaptioner, "a", "fr"}, nil},
+		{"captioner lang case", capFr, Need{RoleCaptioner, "a", "FR"}, nil},
+		{"captioner other lang", capFr, Need{RoleCaptioner, "a", "en"}, ErrScope},
+		{"any room", anyRoom, Need{RolePublisher, "zzz", ""}, nil},
+		{"admin does all", admin, Need{RoleCaptioner, "x", "ar"}, nil},
+		{"missing", "", Need{RolePublisher, "a", ""}, ErrMissing},
+		{"garbage", "not.a.token", Need{RolePublisher, "a", ""}, ErrInvalid},
+		{"other secret", foreign, Need{RolePublisher, "a", ""}, ErrInvalid},
+		{"not yet valid", notYet, Need{RolePublisher, "a", ""}, ErrInvalid},
+		{"no expiry", noExpiry, Need{RolePublisher, "a", ""}, ErrInvalid},
+		{"alg none", none, Need{RolePublisher, "a", ""}, ErrInvalid},
+		{"tampered", pubA[:len(pubA)-2] + "xx", Need{RolePublisher, "a", ""}, ErrInvalid},
+		{"huge", strings.Repeat("a", 10000), Need{RolePublisher, "a", ""}, ErrInvalid},
+	}
+	for _, c := range cases {
+		_, err := a.Check(c.token, c.need)
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	if Status(ErrScope) != 403 || Status(ErrMissing) != 401 || Status(ErrInvalid) != 401 {
+		t.Error("status mapping")
+	}
+}
+
+func TestIssueRejects(t *testing.T) {
+	if _, err := New([]byte("short")); err == nil {
+		t.Error("short secret accepted")
+	}
+	a, _ := New([]byte(RandomSecret()))
+	if _, err := a.Issue("boss", "a", "", time.Hour); err == nil {
+		t.Error("bad role accepted")
+	}
+	if _, err := a.Issue(RoleViewer, "", "", time.Hour); err == nil {
+		t.Error("empty room accepted")
+	}
+	if _, err := a.Issue(RoleViewer, "a", "", 0); err == nil {
+		t.Error("zero ttl accepted")
+	}
+}
+
+func TestFromHeader(t *testing.T) {
+	for in, want := range map[string]string{"Bearer abc": "abc", "bearer  x ": "x", "Basic abc": "", "": "", "Bearer": ""} {
+		if got := FromHeader(in); got != want {
+			t.Errorf("FromHeader(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
