@@ -1,0 +1,5 @@
+package captions
+
+const helperEnv = "RELAY_CAPTIONS_HELPER"
+
+func helperMain() {}

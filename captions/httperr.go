@@ -1,0 +1,101 @@
+package captions
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/relay-av/relay/internal/auth"
+)
+
+// Errors of HTTP requests that a client caused.
+var (
+	errBadBody  = errors.New("bad body")
+	errTooLarge = errors.New("body too large")
+	errBadType  = errors.New("unsupported content type")
+	errBadQuery = errors.New("bad query")
+)
+
+// statusOf maps an error to an HTTP status code: the one place where
+// caption handlers decide it.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, auth.ErrMissing), errors.Is(err, auth.ErrInvalid), errors.Is(err, auth.ErrScope):
+		return auth.Status(err)
+	case errors.Is(err, ErrBadRoom), errors.Is(err, ErrBadLang), errors.Is(err, ErrBadText),
+		errors.Is(err, ErrBadMessage), errors.Is(err, errBadBody), errors.Is(err, errBadQuery),
+		errors.Is(err, ErrUnknownSeq):
+		return http.StatusBadRequest
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errBadType):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, ErrLimit):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrJournalClosed), errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// httpError answers err. Server-side failures are logged, not shown.
+func (s *Service) httpError(w http.ResponseWriter, r *http.Request, err error) {
+	code := statusOf(err)
+	msg := err.Error()
+	if code >= 500 && code != http.StatusServiceUnavailable {
+		s.log.Error("captions: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		msg = http.StatusText(code)
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="relay"`)
+	}
+	http.Error(w, msg, code)
+}
+
+// tokenOf returns the request's token: the token query parameter or a
+// bearer Authorization header.
+func tokenOf(r *http.Request, param string) string {
+	if t := r.URL.Query().Get(param); t != "" {
+		return t
+	}
+	return auth.FromHeader(r.Header.Get("Authorization"))
+}
+
+// newSession returns a short random id for a connection or an ingest source.
+func newSession() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// langsOf parses lang query values ("en,fr" or repeated) into canonical,
+// distinct tags.
+func langsOf(r *http.Request, max int) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range r.URL.Query()["lang"] {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			l, err := CanonicalLang(part)
+			if err != nil {
+				return nil, err
+			}
+			if !seen[l] {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.Join(errBadQuery, errors.New("lang is required, e.g. ?lang=fr or ?lang=en,fr"))
+	}
+	if len(out) > max {
+		return nil, errors.Join(errBadQuery, errors.New("too many languages"))
+	}
+	return out, nil
+}

@@ -1,0 +1,345 @@
+package captions
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/relay-av/relay/internal/auth"
+)
+
+// Ingest styles: their seq counters are separate.
+const (
+	styleYouTube = "youtube"
+	styleZoom    = "zoom"
+)
+
+// ingestState is one HTTP ingest stream of a language: its last seq and, for
+// Zoom, the running text not yet committed. mu serialises the stream's
+// posts, including the wait for durability, so a retry never races its
+// original.
+type ingestState struct {
+	mu      sync.Mutex
+	last    uint64
+	running string
+}
+
+// ingestFor returns the stream state of style; h.mu must be held (or the
+// service not yet started).
+func (h *langHub) ingestFor(style string) *ingestState {
+	st, ok := h.ingest[style]
+	if !ok {
+		st = &ingestState{}
+		h.ingest[style] = st
+	}
+	return st
+}
+
+func (h *langHub) ingestState(style string) *ingestState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ingestFor(style)
+}
+
+// ingestPost is one HTTP caption post after parsing.
+type ingestPost struct {
+	style  string
+	seq    uint64 // 0: none given, no dedupe
+	cues   []timedText
+	zoom   string // Zoom: the raw post, appended to the running text
+	source CaptionerInfo
+}
+
+// store commits a post: its finals and the stream's progress are durable
+// when it returns nil. A post whose seq is not above the last one is a
+// retry: it is acknowledged (dup true) and not stored again.
+func (h *langHub) store(p ingestPost) (dup bool, err error) {
+	st := h.ingestState(p.style)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	h.seen(p.source.Session, p.source)
+	if p.seq != 0 && p.seq <= st.last {
+		return true, nil
+	}
+	texts := p.cues
+	rest := st.running
+	if p.style == styleZoom {
+		finals, r, err := splitRunning(st.running, p.zoom)
+		if err != nil {
+			return false, err
+		}
+		rest = r
+		for _, f := range finals {
+			texts = append(texts, timedText{Text: f})
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for i, t := range texts {
+		// The id makes a retry after a partial failure idempotent too.
+		id := fmt.Sprintf("%s-%s-%d-%d", p.style, p.source.Session, p.seq, i)
+		if p.seq == 0 {
+			id = ""
+		}
+		wg.Add(1)
+		h.final(t.Text, id, t.At, func(_ uint64, _ bool, err error) {
+			if err != nil {
+				fail(err)
+			}
+			wg.Done()
+		})
+	}
+	if p.style == styleZoom && rest != st.running {
+		h.partialLine(rest)
+	}
+	wg.Add(1)
+	rec := record{T: recIngest, Lang: h.lang, Style: p.style, N: max(p.seq, st.last), Pending: rest}
+	if err := h.room.j.append(rec, func(err error) {
+		if err != nil {
+			fail(err)
+		}
+		wg.Done()
+	}); err != nil {
+		wg.Done()
+		fail(err)
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return false, fmt.Errorf("store %s post: %w", p.style, errors.Join(errs...))
+	}
+	st.last = max(p.seq, st.last)
+	st.running = rest
+	return false, nil
+}
+
+// lastSeq returns the last seq of an ingest stream.
+func (h *langHub) lastSeq(style string) uint64 {
+	st := h.ingestState(style)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.last
+}
+
+// readBody reads a plain-text ingest body of at most maxBodySize bytes.
+func readBody(w http.ResponseWriter, r *http.Request) (string, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !strings.HasPrefix(mt, "text/") && mt != "application/x-www-form-urlencoded" {
+			return "", fmt.Errorf("%w: %q, want text/plain", errBadType, ct)
+		}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodySize))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return "", fmt.Errorf("%w: over %d bytes", errTooLarge, maxBodySize)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: read: %w", errBadBody, err)
+	}
+	return string(b), nil
+}
+
+func seqOf(r *http.Request) (uint64, error) {
+	v := r.URL.Query().Get("seq")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: seq %q is not a number", errBadQuery, v)
+	}
+	return n, nil
+}
+
+// sourceOf names an HTTP ingest source for the captioner list: stable per
+// token and style, so a stream's posts are one entry.
+func sourceOf(style, token string, claims *auth.Claims) CaptionerInfo {
+	sum := sha256.Sum256([]byte(token))
+	name := style + " ingest"
+	if claims != nil && claims.Subject != "" {
+		name = claims.Subject
+	}
+	return CaptionerInfo{Session: style + "-" + hex.EncodeToString(sum[:4]), Name: name, Via: style, Since: serverNow()}
+}
+
+// checkIngest resolves the language of an ingest request (the lang query
+// mapped onto the room's languages, else the token's language) and checks
+// the captioner token for (room, lang).
+func (s *Service) checkIngest(token, room, queryLang string) (string, *auth.Claims, error) {
+	claims, err := s.cfg.Auth.Check(token, auth.Need{Role: auth.RoleCaptioner, Room: room})
+	if err != nil {
+		return "", nil, err
+	}
+	code := queryLang
+	if code == "" && claims.Lang != "*" {
+		code = claims.Lang
+	}
+	if code == "" {
+		if d := s.declared(room); len(d) == 1 {
+			code = d[0]
+		}
+	}
+	if code == "" {
+		return "", nil, errors.Join(errBadQuery, errors.New("lang is required (the token names none)"))
+	}
+	lang, err := s.mapLang(room, code)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := s.cfg.Auth.Check(token, auth.Need{Role: auth.RoleCaptioner, Room: room, Lang: lang}); err != nil {
+		return "", nil, err
+	}
+	return lang, claims, nil
+}
+
+// handleYouTube serves POST /closedcaption?cid=<captioner token>&seq=N. The
+// token's room is the room (or ?room= for an any-room token), its language
+// the language (or ?lang=).
+func (s *Service) handleYouTube(w http.ResponseWriter, r *http.Request) {
+	if !s.begin() {
+		s.httpError(w, r, ErrClosed)
+		return
+	}
+	defer s.wg.Done()
+	token := tokenOf(r, "cid")
+	if token == "" {
+		s.httpError(w, r, auth.ErrMissing)
+		return
+	}
+	var peek auth.Claims // only to route; Check verifies below
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &peek); err != nil {
+		s.httpError(w, r, fmt.Errorf("%w: %w", auth.ErrInvalid, err))
+		return
+	}
+	roomName := peek.Room
+	if roomName == "" || roomName == "*" {
+		roomName = r.URL.Query().Get("room")
+	}
+	if err := validRoom(roomName); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	lang, claims, err := s.checkIngest(token, roomName, r.URL.Query().Get("lang"))
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	seq, err := seqOf(r)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	now := time.Now().UTC()
+	cues, err := parseYouTubeBody(body, now)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	h, err := s.hub(roomName, lang)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	src := sourceOf(styleYouTube, token, claims)
+	if len(cues) == 0 {
+		h.seen(src.Session, src) // heartbeat
+	} else if dup, err := h.store(ingestPost{style: styleYouTube, seq: seq, cues: cues, source: src}); err != nil {
+		s.httpError(w, r, err)
+		return
+	} else if dup {
+		s.log.Debug("youtube ingest: repeated seq acknowledged", "room", roomName, "lang", lang, "seq", seq)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, time.Now().UTC().Format(ytLayout))
+}
+
+// handleZoom serves POST /captions/{room}/post?lang=en-US&seq=N&token=...:
+// running plain text.
+func (s *Service) handleZoom(w http.ResponseWriter, r *http.Request) {
+	if !s.begin() {
+		s.httpError(w, r, ErrClosed)
+		return
+	}
+	defer s.wg.Done()
+	roomName := r.PathValue("room")
+	if err := validRoom(roomName); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	token := tokenOf(r, "token")
+	lang, claims, err := s.checkIngest(token, roomName, r.URL.Query().Get("lang"))
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	seq, err := seqOf(r)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	h, err := s.hub(roomName, lang)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	src := sourceOf(styleZoom, token, claims)
+	if strings.TrimSpace(body) == "" {
+		h.seen(src.Session, src) // heartbeat
+	} else if dup, err := h.store(ingestPost{style: styleZoom, seq: seq, zoom: body, source: src}); err != nil {
+		s.httpError(w, r, err)
+		return
+	} else if dup {
+		s.log.Debug("zoom ingest: repeated seq acknowledged", "room", roomName, "lang", lang, "seq", seq)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// handleZoomSeq serves GET /captions/{room}/post/seq?token=...[&lang=]: the
+// last seq received, as a bare number.
+func (s *Service) handleZoomSeq(w http.ResponseWriter, r *http.Request) {
+	roomName := r.PathValue("room")
+	if err := validRoom(roomName); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	lang, _, err := s.checkIngest(tokenOf(r, "token"), roomName, r.URL.Query().Get("lang"))
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	var last uint64
+	if rm := s.existingRoom(roomName); rm != nil {
+		if h := rm.existing(lang); h != nil {
+			last = h.lastSeq(styleZoom)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprint(w, last)
+}

@@ -1,0 +1,85 @@
+package captions
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/relay-av/relay/internal/auth"
+)
+
+const (
+	maxViewerLangs      = 8    // languages one viewer connection may follow
+	maxViewerReadBytes  = 4096 // viewers send nothing but control frames
+)
+
+// checkViewer lets anyone watch a public room; a private room needs a viewer
+// token.
+func (s *Service) checkViewer(r *http.Request, room string) error {
+	if s.cfg.Private == nil || !s.cfg.Private(room) {
+		return nil
+	}
+	_, err := s.cfg.Auth.Check(tokenOf(r, "token"), auth.Need{Role: auth.RoleViewer, Room: room})
+	return err
+}
+
+// handleViewer serves GET /captions/{room}/ws?lang=fr[,en]: one backlog
+// message per language, then the current partials, then live cues.
+func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
+	if !s.begin() {
+		s.httpError(w, r, ErrClosed)
+		return
+	}
+	defer s.wg.Done()
+	roomName := r.PathValue("room")
+	if err := validRoom(roomName); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	langs, err := langsOf(r, maxViewerLangs)
+	if err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	if err := s.checkViewer(r, roomName); err != nil {
+		s.httpError(w, r, err)
+		return
+	}
+	hubs := make([]*langHub, 0, len(langs))
+	for _, l := range langs {
+		h, err := s.hub(roomName, l)
+		if err != nil {
+			s.httpError(w, r, err)
+			return
+		}
+		hubs = append(hubs, h)
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	session := newSession()
+	log := s.log.With("room", roomName, "session", session)
+	c := newClient(conn, session, log, s.limits())
+	s.startClient(c)
+	defer s.endClient(c)
+	for _, h := range hubs {
+		if res := h.subscribe(c); res.slow || res.closed {
+			break
+		}
+		defer h.unsubscribe(c)
+	}
+	log.Debug("caption viewer connected", "lang", langs)
+
+	conn.SetReadLimit(maxViewerReadBytes)
+	_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(s.pongWait())) })
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			break
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
+	}
+	c.close(closeNormal, "")
+	<-c.done()
+	log.Debug("caption viewer gone", "lang", langs)
+}
