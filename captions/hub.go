@@ -33,11 +33,11 @@ type langHub struct {
 
 	mu       sync.Mutex
 	nextSeq  uint64
-	partial  *Cue       // the current partial line, as viewers last saw it
-	partMsg  outMsg     // its encoded message
-	deferred *Cue       // a partial waiting for earlier finals to become durable
-	inflight int        // finals and corrections appended but not yet durable
-	cues     []Cue      // every final of the session, ordered by seq
+	partial  *Cue   // the current partial line, as viewers last saw it
+	partMsg  outMsg // its encoded message
+	deferred *Cue   // a partial waiting for earlier finals to become durable
+	inflight int    // finals and corrections appended but not yet durable
+	cues     []Cue  // every final of the session, ordered by seq
 	ids      map[string]uint64
 	idOrder  []string
 	pending  map[string]*pendingFinal // id -> final being stored
@@ -45,7 +45,7 @@ type langHub struct {
 	caps     map[string]*captioner // session -> captioner
 	ingest   map[string]*ingestState
 	backlog  *outMsg // cached; nil after a change
-	dirty    bool                       // viewers changed since the last status
+	dirty    bool    // viewers changed since the last status
 
 	cuesTotal uint64
 	lastCue   time.Time

@@ -8,8 +8,8 @@ import (
 )
 
 const (
-	maxViewerLangs      = 8    // languages one viewer connection may follow
-	maxViewerReadBytes  = 4096 // viewers send nothing but control frames
+	maxViewerLangs     = 8    // languages one viewer connection may follow
+	maxViewerReadBytes = 4096 // viewers send nothing but control frames
 )
 
 // checkViewer lets anyone watch a public room; a private room needs a viewer
