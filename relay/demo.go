@@ -1,0 +1,81 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/relay/clip"
+)
+
+// PublishClip publishes c into room, looping, through the same source path
+// as a WHIP publisher. It returns when ctx ends or a real publisher takes
+// the room over.
+func (s *Server) PublishClip(ctx context.Context, roomName string, c *clip.Clip) error {
+	if !ValidRoomName(roomName) {
+		return errors.New("bad room name")
+	}
+	room, err := s.room(roomName, true)
+	if err != nil {
+		return err
+	}
+	p := s.newPublisher(room)
+	p.tag = "clip"
+	if old := room.replacePublisher(p); old != nil {
+		old.close("replaced by clip")
+	}
+	start := time.Now()
+	video := webrtc.RTPCodecCapability{MimeType: c.Video.Mime, ClockRate: c.Video.ClockRate}
+	if c.Video.Mime == clip.MimeH264 {
+		video.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	}
+	p.addSource(webrtc.RTPCodecTypeVideo, video, newClipReader(ctx, p.done, clip.NewStream(c.Video, 96, 0x1234), start), nil)
+	if c.Audio != nil {
+		audio := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
+		p.addSource(webrtc.RTPCodecTypeAudio, audio, newClipReader(ctx, p.done, clip.NewStream(c.Audio, 111, 0x5678), start), nil)
+	}
+	p.log.Info("clip publishing", "codec", c.Video.Mime, "length", c.Video.Length().String())
+	select {
+	case <-ctx.Done():
+		p.close("clip stopped")
+	case <-p.done:
+	}
+	return nil
+}
+
+// clipReader paces a clip stream in real time as a packetReader.
+type clipReader struct {
+	ctx    context.Context
+	done   <-chan struct{}
+	stream *clip.Stream
+	start  time.Time
+	timer  *time.Timer
+}
+
+func newClipReader(ctx context.Context, done <-chan struct{}, st *clip.Stream, start time.Time) *clipReader {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &clipReader{ctx: ctx, done: done, stream: st, start: start, timer: t}
+}
+
+func (r *clipReader) ReadPacket(buf []byte) (int, error) {
+	p := r.stream.Next()
+	if wait := time.Until(r.start.Add(p.Due)); wait > 0 {
+		r.timer.Reset(wait)
+		select {
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		case <-r.done:
+			return 0, errors.New("publisher closed")
+		case <-r.timer.C:
+		}
+	}
+	select {
+	case <-r.done:
+		return 0, errors.New("publisher closed")
+	default:
+	}
+	return p.MarshalTo(buf)
+}

@@ -1,0 +1,173 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Limits on what a WHIP or WHEP offer may hold.
+const (
+	maxOfferBytes      = 64 << 10
+	maxMediaSections   = 8
+	maxOfferCandidates = 64
+)
+
+// httpError is an error a client caused, with the status that says so.
+type httpError struct {
+	status     int
+	msg        string
+	retryAfter int // seconds; 0 means no Retry-After header
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) *httpError {
+	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// writeError maps err to a response: an *httpError gives its own status,
+// anything else is a 500 whose detail stays in the log.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	if !errors.As(err, &he) {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		he = &httpError{status: http.StatusInternalServerError, msg: "internal error"}
+	}
+	if he.retryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(he.retryAfter))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(he.status)
+	io.WriteString(w, he.msg+"\n")
+}
+
+// readOffer checks the content type and size of an SDP offer and returns it.
+func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/sdp" {
+		return "", errorf(http.StatusUnsupportedMediaType, "content type must be application/sdp")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", errorf(http.StatusRequestEntityTooLarge, "offer larger than %d bytes", maxOfferBytes)
+		}
+		return "", errorf(http.StatusBadRequest, "reading offer: %v", err)
+	}
+	if len(body) == 0 {
+		return "", errorf(http.StatusBadRequest, "empty offer")
+	}
+	return string(body), nil
+}
+
+// offerCodecs is what an offer can carry, per media kind.
+type offerCodecs map[webrtc.RTPCodecType][]webrtc.RTPCodecCapability
+
+// parseOffer validates an offer's shape and lists its codecs.
+func parseOffer(raw string) (offerCodecs, error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(raw); err != nil {
+		return nil, errorf(http.StatusBadRequest, "offer is not valid SDP: %v", err)
+	}
+	if len(sd.MediaDescriptions) == 0 {
+		return nil, errorf(http.StatusBadRequest, "offer has no media")
+	}
+	if len(sd.MediaDescriptions) > maxMediaSections {
+		return nil, errorf(http.StatusBadRequest, "offer has %d media sections, at most %d allowed", len(sd.MediaDescriptions), maxMediaSections)
+	}
+	out := offerCodecs{}
+	cands := 0
+	for _, md := range sd.MediaDescriptions {
+		kind := webrtc.NewRTPCodecType(md.MediaName.Media)
+		fmtps := map[string]string{}
+		var maps [][2]string
+		for _, a := range md.Attributes {
+			switch a.Key {
+			case "candidate":
+				cands++
+			case "rtpmap":
+				pt, enc, _ := strings.Cut(a.Value, " ")
+				maps = append(maps, [2]string{pt, enc})
+			case "fmtp":
+				pt, params, _ := strings.Cut(a.Value, " ")
+				fmtps[pt] = params
+			}
+		}
+		if kind == 0 {
+			continue // data channels and the like: not ours, but harmless
+		}
+		for _, m := range maps {
+			name, rate, _ := strings.Cut(m[1], "/")
+			rate, _, _ = strings.Cut(rate, "/")
+			var clock uint32
+			fmt.Sscan(rate, &clock)
+			out[kind] = append(out[kind], webrtc.RTPCodecCapability{MimeType: kind.String() + "/" + name, ClockRate: clock, SDPFmtpLine: fmtps[m[0]]})
+		}
+	}
+	if cands > maxOfferCandidates {
+		return nil, errorf(http.StatusBadRequest, "offer has %d candidates, at most %d allowed", cands, maxOfferCandidates)
+	}
+	return out, nil
+}
+
+// supported says whether the relay can forward codec c.
+func supported(c webrtc.RTPCodecCapability) bool {
+	switch codecOf(c.MimeType) {
+	case codecH264:
+		return fmtpValue(c.SDPFmtpLine, "packetization-mode") == "1"
+	case codecUnknown:
+		return false
+	}
+	return true
+}
+
+// canReceive says whether an offer has a codec that plays want.
+func (oc offerCodecs) canReceive(kind webrtc.RTPCodecType, want webrtc.RTPCodecCapability) bool {
+	for _, c := range oc[kind] {
+		if codecOf(c.MimeType) == codecOf(want.MimeType) && supported(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// anySupported says whether the offer carries media the relay can forward.
+func (oc offerCodecs) anySupported() bool {
+	for _, cs := range oc {
+		for _, c := range cs {
+			if supported(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// answerSDP completes an answer with every ICE candidate gathered: WHIP and
+// WHEP clients need no trickle.
+func answerSDP(pc *webrtc.PeerConnection) (string, error) {
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", errorf(http.StatusBadRequest, "cannot answer offer: %v", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+		return "", errors.New("ICE gathering did not complete in 5 s")
+	}
+	return pc.LocalDescription().SDP, nil
+}

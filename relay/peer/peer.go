@@ -1,0 +1,149 @@
+// Package peer holds pion WHIP publishers and WHEP viewers that talk to a
+// relay over HTTP: the tests, the load tool and anyone scripting the relay
+// use them as real clients.
+package peer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Options shared by publishers and viewers.
+type Options struct {
+	// Loopback keeps ICE on 127.0.0.1 only: no other address is gathered
+	// or tried. Tests and load runs set it.
+	Loopback bool
+	// UDPMux, when set, carries every peer's ICE traffic on one socket
+	// (the load tool shares one among hundreds of viewers).
+	UDPMux ice.UDPMux
+	// Client does the HTTP requests; nil means http.DefaultClient.
+	Client *http.Client
+	// SeeResends turns off SRTP replay protection so that packets resent
+	// after a NACK are seen even when the original arrived (tests use it to
+	// observe retransmissions without having to lose packets for real).
+	SeeResends bool
+}
+
+func (o Options) client() *http.Client {
+	if o.Client != nil {
+		return o.Client
+	}
+	return http.DefaultClient
+}
+
+// NewAPI returns a pion API for a client peer. registerInterceptors adds
+// pion's default interceptors (NACK, reports, TWCC), as a browser would have.
+func NewAPI(o Options, registerInterceptors bool) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if registerInterceptors {
+		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+			return nil, err
+		}
+	}
+	se := webrtc.SettingEngine{}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if o.Loopback {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		se.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
+	if o.SeeResends {
+		se.DisableSRTPReplayProtection(true)
+	}
+	if o.UDPMux != nil {
+		se.SetICEUDPMux(o.UDPMux)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// StatusError is a non-2xx answer from the relay.
+type StatusError struct {
+	Status int
+	Body   string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("relay answered %d: %s", e.Status, strings.TrimSpace(e.Body))
+}
+
+// signal posts the local offer (after gathering) to endpoint and applies the
+// answer. It returns the session URL from the Location header.
+func signal(ctx context.Context, o Options, pc *webrtc.PeerConnection, endpoint, token string) (string, error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewBufferString(pc.LocalDescription().SDP))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := o.client().Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusCreated {
+		return "", &StatusError{Status: resp.StatusCode, Body: string(body)}
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return "", fmt.Errorf("answer without Location: %w", err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		return "", fmt.Errorf("apply answer: %w", err)
+	}
+	return loc.String(), nil
+}
+
+// hangUp sends DELETE to a session URL.
+func hangUp(o Options, session string) error {
+	if session == "" {
+		return nil
+	}
+	if _, err := url.Parse(session); err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodDelete, session, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := o.client().Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		return &StatusError{Status: resp.StatusCode}
+	}
+	return nil
+}

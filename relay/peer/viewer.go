@@ -1,0 +1,216 @@
+package peer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/relay/keyframe"
+)
+
+// ViewConfig says what to watch.
+type ViewConfig struct {
+	URL   string // WHEP endpoint, e.g. http://127.0.0.1:8080/whep/room
+	Token string
+	Options
+	// Interceptors gives the viewer pion's default NACK/report chain, as a
+	// browser has; the load tool leaves it off to stay cheap.
+	Interceptors bool
+	// NoAudio offers video only.
+	NoAudio bool
+	// OnPacket, when set, sees every packet as it arrives (on the track's
+	// reader goroutine; keep it quick).
+	OnPacket func(kind webrtc.RTPCodecType, h *rtp.Header, payload []byte, at time.Time)
+}
+
+// TrackStats is what a viewer saw of one track.
+type TrackStats struct {
+	Kind         string
+	Codec        string
+	Packets      uint64
+	Bytes        uint64
+	Frames       uint64 // packets with the marker bit (video frames)
+	FirstAt      time.Time
+	FirstIsKey   bool // the first packet started a keyframe
+	FirstKeyAt   time.Time
+	Repeats      uint64 // sequence numbers at or behind the newest seen (resends, reordering)
+	TSBackwards  uint64 // timestamps behind the previous packet's in sequence order
+	LastSeq      uint16
+	LastTS       uint32
+	SSRC         uint32
+	SeqJumps     uint64 // gaps in the sequence
+	MissingTotal uint64 // sequence numbers skipped over
+}
+
+// Viewer watches a room over WHEP.
+type Viewer struct {
+	pc       *webrtc.PeerConnection
+	session  string
+	opts     Options
+	started  time.Time
+	mu       sync.Mutex
+	tracks   map[webrtc.RTPCodecType]*TrackStats
+	wg       sync.WaitGroup
+	closed   bool // guarded by mu
+	gotTrack chan struct{}
+	once     sync.Once
+}
+
+// View connects to the relay. Media flows in the background; Stats reads it.
+func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
+	api, err := NewAPI(cfg.Options, cfg.Interceptors)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	v := &Viewer{pc: pc, opts: cfg.Options, started: time.Now(), tracks: map[webrtc.RTPCodecType]*TrackStats{}, gotTrack: make(chan struct{})}
+	kinds := []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}
+	if !cfg.NoAudio {
+		kinds = append(kinds, webrtc.RTPCodecTypeAudio)
+	}
+	for _, k := range kinds {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		st := &TrackStats{Kind: tr.Kind().String(), Codec: tr.Codec().MimeType, SSRC: uint32(tr.SSRC())}
+		v.mu.Lock()
+		if v.closed {
+			v.mu.Unlock()
+			return
+		}
+		v.tracks[tr.Kind()] = st
+		v.wg.Add(1)
+		v.mu.Unlock()
+		v.once.Do(func() { close(v.gotTrack) })
+		go func() {
+			defer v.wg.Done()
+			v.read(tr, st, cfg.OnPacket)
+		}()
+	})
+	session, err := signal(ctx, cfg.Options, pc, cfg.URL, cfg.Token)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	v.session = session
+	return v, nil
+}
+
+func (v *Viewer) read(tr *webrtc.TrackRemote, st *TrackStats, hook func(webrtc.RTPCodecType, *rtp.Header, []byte, time.Time)) {
+	codec := keyframe.Of(tr.Codec().MimeType)
+	buf := make([]byte, 1500)
+	var h rtp.Header
+	for {
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			return
+		}
+		at := time.Now()
+		hl, err := h.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		payload := buf[hl:n]
+		if h.Padding && len(payload) > 0 {
+			payload = payload[:len(payload)-int(payload[len(payload)-1])]
+		}
+		v.mu.Lock()
+		if st.Packets == 0 {
+			st.FirstAt = at
+			st.FirstIsKey, _ = keyframe.IsStart(codec, payload)
+		} else {
+			switch d := int16(h.SequenceNumber - st.LastSeq); {
+			case d <= 0:
+				st.Repeats++
+			case d > 1:
+				st.SeqJumps++
+				st.MissingTotal += uint64(d - 1)
+			}
+			if int16(h.SequenceNumber-st.LastSeq) > 0 && int32(h.Timestamp-st.LastTS) < 0 {
+				st.TSBackwards++
+			}
+		}
+		if st.FirstKeyAt.IsZero() {
+			if key, _ := keyframe.IsStart(codec, payload); key {
+				st.FirstKeyAt = at
+			}
+		}
+		if st.Packets == 0 || int16(h.SequenceNumber-st.LastSeq) > 0 {
+			st.LastSeq, st.LastTS = h.SequenceNumber, h.Timestamp
+		}
+		st.Packets++
+		st.Bytes += uint64(len(payload))
+		if h.Marker {
+			st.Frames++
+		}
+		v.mu.Unlock()
+		if hook != nil {
+			hook(tr.Kind(), &h, payload, at)
+		}
+	}
+}
+
+// WaitTrack waits until the first track arrives.
+func (v *Viewer) WaitTrack(ctx context.Context) error {
+	select {
+	case <-v.gotTrack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats returns a copy of what the viewer has seen of a kind of track.
+func (v *Viewer) Stats(kind webrtc.RTPCodecType) TrackStats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if st := v.tracks[kind]; st != nil {
+		return *st
+	}
+	return TrackStats{Kind: kind.String()}
+}
+
+// Started is when View was called.
+func (v *Viewer) Started() time.Time { return v.started }
+
+// ConnectionState is the peer connection's state.
+func (v *Viewer) ConnectionState() webrtc.PeerConnectionState { return v.pc.ConnectionState() }
+
+// SendNACK asks the relay to resend video packets by sequence number.
+func (v *Viewer) SendNACK(seqs ...uint16) error {
+	st := v.Stats(webrtc.RTPCodecTypeVideo)
+	return v.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: st.SSRC, Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}})
+}
+
+// SendPLI asks the relay for a video keyframe.
+func (v *Viewer) SendPLI() error {
+	st := v.Stats(webrtc.RTPCodecTypeVideo)
+	return v.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: st.SSRC}})
+}
+
+// Close ends the session with DELETE (when hangUpFirst) and closes the peer.
+// Without hangUpFirst the viewer just vanishes.
+func (v *Viewer) Close(hangUpFirst bool) error {
+	var err error
+	if hangUpFirst {
+		err = hangUp(v.opts, v.session)
+	}
+	v.mu.Lock()
+	v.closed = true
+	v.mu.Unlock()
+	if cerr := v.pc.Close(); err == nil {
+		err = cerr
+	}
+	v.wg.Wait()
+	return err
+}

@@ -1,0 +1,156 @@
+package relay
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// publisher is one WHIP session (or the demo clip player) feeding a room.
+type publisher struct {
+	id    string // secret: the Location URL that ends the session
+	tag   string // public name for the monitor
+	room  *Room
+	srv   *Server
+	pc    *webrtc.PeerConnection // nil for local publishers
+	since time.Time
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	sources []*source
+	closed  bool
+
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup // source readers and RTCP drains
+}
+
+func (s *Server) newPublisher(room *Room) *publisher {
+	n := s.newID()
+	p := &publisher{id: sessionID(), tag: fmt.Sprintf("p%d", n), room: room, srv: s, since: time.Now(), done: make(chan struct{})}
+	p.log = s.log.With("room", room.cfg.Name, "session", p.tag)
+	return p
+}
+
+// addSource starts forwarding one track of p to its room.
+func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, r packetReader, sendPLI func()) {
+	g := p.room.groups[kind]
+	if g == nil {
+		return
+	}
+	src := newSource(sourceParams{
+		id: p.srv.newID(), kind: kind, codec: codec, group: g, sendPLI: sendPLI,
+		log: p.log, shardSize: p.srv.cfg.ShardSize,
+	})
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.sources = append(p.sources, src)
+	p.wg.Add(1)
+	p.mu.Unlock()
+	for _, f := range g.attach(src) {
+		f.viewer.close("publisher changed codec")
+	}
+	if p.room.isPublisher(p) {
+		p.room.setState(StateLive)
+	}
+	p.log.Info("track published", "kind", kind.String(), "codec", codec.MimeType)
+	go func() {
+		defer p.wg.Done()
+		src.run(r)
+	}()
+}
+
+// close ends the session. The room keeps its viewers.
+func (p *publisher) close(reason string) {
+	p.closeWith(reason, StateIdle)
+}
+
+func (p *publisher) closeWith(reason string, st State) {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		srcs := p.sources
+		p.mu.Unlock()
+		close(p.done)
+		if p.pc != nil {
+			if err := p.pc.Close(); err != nil {
+				p.log.Debug("publisher close", "err", err)
+			}
+		}
+		for _, src := range srcs {
+			src.group.detach(src)
+		}
+		p.room.publisherGone(p, st)
+		p.wg.Wait()
+		p.log.Info("publisher left", "reason", reason, "duration", time.Since(p.since).Round(time.Second).String())
+	})
+}
+
+// watchPeer follows the publisher's connection: a silent publisher makes the
+// room "lost" and is closed when ICE gives up.
+func (p *publisher) watchPeer() {
+	p.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			p.log.Info("publisher connected")
+			p.mu.Lock()
+			has := len(p.sources) > 0
+			p.mu.Unlock()
+			if has && p.room.isPublisher(p) {
+				p.room.setState(StateLive)
+			}
+		case webrtc.PeerConnectionStateDisconnected:
+			if p.room.isPublisher(p) {
+				p.log.Warn("publisher connection lost; waiting for it to come back")
+				p.room.setState(StateLost)
+			}
+		case webrtc.PeerConnectionStateFailed:
+			go p.closeWith("connection failed", StateLost)
+		}
+	})
+	p.pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		ssrc := uint32(tr.SSRC())
+		pc := p.pc
+		sendPLI := func() {
+			if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+				p.log.Debug("PLI not sent", "err", err)
+			}
+		}
+		if tr.Kind() != webrtc.RTPCodecTypeVideo {
+			sendPLI = nil
+		}
+		// Read the receiver's RTCP so sender reports reach the interceptors
+		// (they make our receiver reports, which the encoder adapts to).
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		p.wg.Add(1)
+		p.mu.Unlock()
+		go func() {
+			defer p.wg.Done()
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := recv.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		p.addSource(tr.Kind(), tr.Codec().RTPCodecCapability, trackReader{tr}, sendPLI)
+	})
+}
+
+type trackReader struct{ t *webrtc.TrackRemote }
+
+func (r trackReader) ReadPacket(b []byte) (int, error) {
+	n, _, err := r.t.Read(b)
+	return n, err
+}

@@ -1,0 +1,301 @@
+// Package relay is the SFU: rooms, WHIP ingest, WHEP egress, publisher
+// sources and per-viewer forwarders.
+package relay
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/internal/auth"
+)
+
+// Authorizer checks bearer tokens. *auth.Authority satisfies it.
+type Authorizer interface {
+	Check(token string, need auth.Need) (*auth.Claims, error)
+}
+
+// RoomConfig declares a room ahead of its first publisher.
+type RoomConfig struct {
+	Name    string
+	Title   string // shown in the lobby; "" means the name
+	Private bool   // viewers need a viewer token
+}
+
+// Config sets up a Server. Zero values are usable except for Auth.
+type Config struct {
+	Logger *slog.Logger // nil means slog.Default()
+	Auth   Authorizer
+
+	// BindIP is the address the ICE UDP (and TCP) muxes listen on; nil means
+	// every interface. When it is set, it is the only host candidate offered
+	// and remote candidates on other networks are ignored.
+	BindIP    net.IP
+	UDPPort   int      // ICE UDP mux port; 0 picks a free port
+	TCPPort   int      // ICE-TCP mux port; 0 means ICE-TCP off, -1 picks a free port
+	PublicIPs []string // NAT 1:1 addresses advertised instead of the host address
+
+	Rooms             []RoomConfig
+	MaxRooms          int // rooms created by publishing; 0 means 64
+	MaxViewers        int // viewers over all rooms; 0 means 1000
+	MaxViewersPerRoom int // 0 means MaxViewers
+	ShardSize         int // forwarders per fan-out goroutine; 0 means 64
+
+	// PublisherTimeout is how long a silent publisher stays "live" before
+	// its room shows "lost"; 0 means 3 s. Its session closes after twice that.
+	PublisherTimeout time.Duration
+	// ViewerTimeout is how long a silent viewer is kept; 0 means 15 s.
+	ViewerTimeout time.Duration
+}
+
+// Server owns the rooms and the WebRTC machinery.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	pubAPI    *webrtc.API
+	viewAPI   *webrtc.API
+	udpConn   net.PacketConn
+	udpMux    ice.UDPMux
+	tcpLn     net.Listener
+	tcpMux    ice.TCPMux
+	nextID    atomic.Uint64
+	viewers   atomic.Int64
+	closing   atomic.Bool
+	closeOnce sync.Once
+
+	mu    sync.Mutex
+	rooms map[string]*Room
+}
+
+var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// ValidRoomName says whether name can name a room.
+func ValidRoomName(name string) bool { return roomNameRE.MatchString(name) }
+
+// New binds the ICE ports and returns a Server ready to Register.
+func New(cfg Config) (*Server, error) {
+	if cfg.Auth == nil {
+		return nil, errors.New("relay: Config.Auth is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxRooms <= 0 {
+		cfg.MaxRooms = 64
+	}
+	if cfg.MaxViewers <= 0 {
+		cfg.MaxViewers = 1000
+	}
+	if cfg.MaxViewersPerRoom <= 0 || cfg.MaxViewersPerRoom > cfg.MaxViewers {
+		cfg.MaxViewersPerRoom = cfg.MaxViewers
+	}
+	if cfg.PublisherTimeout <= 0 {
+		cfg.PublisherTimeout = 3 * time.Second
+	}
+	if cfg.ViewerTimeout <= 0 {
+		cfg.ViewerTimeout = 15 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
+	for _, rc := range cfg.Rooms {
+		if !ValidRoomName(rc.Name) {
+			return nil, fmt.Errorf("relay: room name %q: use letters, digits, '-' and '_' (at most 64)", rc.Name)
+		}
+		s.rooms[rc.Name] = newRoom(rc, s)
+	}
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.pubAPI, err = s.newAPI(true); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.viewAPI, err = s.newAPI(false); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) listen() error {
+	ip := s.cfg.BindIP
+	var err error
+	s.udpConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: s.cfg.UDPPort})
+	if err != nil {
+		return fmt.Errorf("relay: ICE UDP port: %w", err)
+	}
+	s.udpMux = webrtc.NewICEUDPMux(nil, s.udpConn)
+	if s.cfg.TCPPort != 0 {
+		port := max(s.cfg.TCPPort, 0)
+		s.tcpLn, err = net.ListenTCP("tcp4", &net.TCPAddr{IP: ip, Port: port})
+		if err != nil {
+			s.udpMux.Close()
+			return fmt.Errorf("relay: ICE TCP port: %w", err)
+		}
+		s.tcpMux = webrtc.NewICETCPMux(nil, s.tcpLn, 8)
+	}
+	return nil
+}
+
+// UDPAddr is the ICE UDP mux's address.
+func (s *Server) UDPAddr() net.Addr { return s.udpConn.LocalAddr() }
+
+// TCPAddr is the ICE-TCP mux's address, or nil when ICE-TCP is off.
+func (s *Server) TCPAddr() net.Addr {
+	if s.tcpLn == nil {
+		return nil
+	}
+	return s.tcpLn.Addr()
+}
+
+func (s *Server) newAPI(publisher bool) (*webrtc.API, error) {
+	m, err := newMediaEngine()
+	if err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if publisher {
+		// Publishers get NACK generation, receiver reports and transport-wide
+		// congestion feedback so encoders can adapt. Viewers get none: the
+		// relay answers their NACKs and writes their sender reports itself,
+		// once per source, not through a per-viewer chain.
+		if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+			return nil, err
+		}
+	}
+	se := webrtc.SettingEngine{}
+	se.SetICEUDPMux(s.udpMux)
+	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if s.tcpMux != nil {
+		se.SetICETCPMux(s.tcpMux)
+		types = append(types, webrtc.NetworkTypeTCP4)
+	}
+	se.SetNetworkTypes(types)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if ip := s.cfg.BindIP; ip != nil && !ip.IsUnspecified() {
+		se.SetIPFilter(func(c net.IP) bool { return c.Equal(ip) })
+		if ip.IsLoopback() {
+			// A loopback relay never talks to any other address.
+			se.SetIncludeLoopbackCandidate(true)
+			se.SetRemoteIPFilter(func(c net.IP) bool { return c.IsLoopback() })
+		}
+	}
+	if len(s.cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: s.cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if publisher {
+		se.SetICETimeouts(s.cfg.PublisherTimeout, 2*s.cfg.PublisherTimeout, time.Second)
+	} else {
+		se.SetICETimeouts(s.cfg.ViewerTimeout/3, s.cfg.ViewerTimeout, 2*time.Second)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// Register adds the WHIP and WHEP routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /whip/{room}", s.handleWHIPPost)
+	mux.HandleFunc("OPTIONS /whip/{room}", s.handleOptions)
+	mux.HandleFunc("DELETE /whip/{room}/{id}", s.handleWHIPDelete)
+	mux.HandleFunc("PATCH /whip/{room}/{id}", s.handleNoTrickle)
+	mux.HandleFunc("POST /whep/{room}", s.handleWHEPPost)
+	mux.HandleFunc("OPTIONS /whep/{room}", s.handleOptions)
+	mux.HandleFunc("DELETE /whep/{room}/{id}", s.handleWHEPDelete)
+	mux.HandleFunc("PATCH /whep/{room}/{id}", s.handleNoTrickle)
+}
+
+// Close ends every session and releases the ports.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.closing.Store(true)
+		s.mu.Lock()
+		rooms := make([]*Room, 0, len(s.rooms))
+		for _, r := range s.rooms {
+			rooms = append(rooms, r)
+		}
+		s.mu.Unlock()
+		for _, r := range rooms {
+			r.close()
+		}
+		if s.udpMux != nil {
+			s.udpMux.Close()
+		}
+		if s.tcpMux != nil {
+			s.tcpMux.Close()
+		}
+	})
+	return nil
+}
+
+// Ready says whether the server accepts sessions.
+func (s *Server) Ready() bool { return !s.closing.Load() }
+
+// room returns the room called name, creating it when create is set.
+func (s *Server) room(name string, create bool) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[name]; r != nil {
+		return r, nil
+	}
+	if !create {
+		return nil, errNoRoom
+	}
+	if len(s.rooms) >= s.cfg.MaxRooms+len(s.cfg.Rooms) {
+		return nil, errTooManyRooms
+	}
+	r := newRoom(RoomConfig{Name: name}, s)
+	s.rooms[name] = r
+	return r, nil
+}
+
+// Rooms returns a snapshot of every room, sorted by name.
+func (s *Server) Rooms() []RoomInfo {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	out := make([]RoomInfo, 0, len(rooms))
+	for _, r := range rooms {
+		out = append(out, r.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Private says whether room requires viewer tokens.
+func (s *Server) Private(room string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[room]
+	return r != nil && r.cfg.Private
+}
+
+func (s *Server) newID() uint64 { return s.nextID.Add(1) }
+
+// sessionID is an unguessable id: the Location URL is the capability to end
+// a session.
+func sessionID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,164 @@
+package relay
+
+import (
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// packetReader yields raw RTP packets: a publisher's TrackRemote, or the demo
+// clip player.
+type packetReader interface {
+	ReadPacket(buf []byte) (int, error)
+}
+
+// source is one published track. Its reader goroutine stores each packet once
+// in the shared history and hands it to every forwarder of the room's track
+// group, spreading the work over helper goroutines when there are many.
+type source struct {
+	id        uint64
+	kind      webrtc.RTPCodecType
+	codec     webrtc.RTPCodecCapability
+	ck        codecKind
+	group     *trackGroup
+	hist      *history
+	keyframes *keyframeRequester
+	log       *slog.Logger
+	shardSize int
+	started   time.Time
+
+	packets    atomic.Uint64
+	bytes      atomic.Uint64
+	keyCount   atomic.Uint64
+	lastKeyAt  atomic.Int64 // unix nanoseconds
+	malformed  atomic.Uint64
+	lastReadAt atomic.Int64
+
+	workers []chan fanJob
+	wg      sync.WaitGroup
+	done    chan struct{}
+}
+
+type fanJob struct {
+	p   *packet
+	fs  []*forwarder
+	src *source
+}
+
+// sourceParams is what newSource needs.
+type sourceParams struct {
+	id        uint64
+	kind      webrtc.RTPCodecType
+	codec     webrtc.RTPCodecCapability
+	group     *trackGroup
+	sendPLI   func() // nil when the source cannot be asked for keyframes
+	log       *slog.Logger
+	shardSize int // forwarders per goroutine; 0 means 64
+	history   int // packets kept; 0 means 1024 for video, 128 for audio
+}
+
+func newSource(p sourceParams) *source {
+	if p.shardSize <= 0 {
+		p.shardSize = 64
+	}
+	if p.history <= 0 {
+		p.history = 1024
+		if p.kind == webrtc.RTPCodecTypeAudio {
+			p.history = 128
+		}
+	}
+	return &source{
+		id: p.id, kind: p.kind, codec: p.codec, ck: codecOf(p.codec.MimeType), group: p.group,
+		hist: newHistory(p.history, codecOf(p.codec.MimeType)), keyframes: newKeyframeRequester(500*time.Millisecond, p.sendPLI),
+		log: p.log, shardSize: p.shardSize, started: time.Now(), done: make(chan struct{}),
+	}
+}
+
+// run reads until r fails (the publisher went away or was replaced).
+func (s *source) run(r packetReader) {
+	defer close(s.done)
+	defer s.stopWorkers()
+	defer s.keyframes.close()
+	buf := make([]byte, maxPacketSize+1)
+	for {
+		n, err := r.ReadPacket(buf)
+		if err != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		s.lastReadAt.Store(now)
+		p := s.hist.store(buf[:n], now)
+		if p == nil {
+			s.malformed.Add(1)
+			continue
+		}
+		s.packets.Add(1)
+		s.bytes.Add(uint64(n))
+		if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo {
+			s.keyCount.Add(1)
+			s.lastKeyAt.Store(now)
+			s.keyframes.keyframeArrived()
+		}
+		s.group.forward(s, p)
+	}
+}
+
+// fanOut writes p to every forwarder in fs, in this goroutine when there are
+// few and over the worker goroutines when there are many. It returns when
+// every forwarder has been written, so the packet slot stays valid.
+func (s *source) fanOut(p *packet, fs []*forwarder) {
+	if len(fs) <= s.shardSize {
+		for _, f := range fs {
+			f.write(p, s)
+		}
+		return
+	}
+	shards := (len(fs) + s.shardSize - 1) / s.shardSize
+	if max := runtime.GOMAXPROCS(0); shards > max {
+		shards = max
+	}
+	per := (len(fs) + shards - 1) / shards
+	s.ensureWorkers(shards - 1)
+	s.wg.Add(shards - 1)
+	for i := 1; i < shards; i++ {
+		lo, hi := i*per, min((i+1)*per, len(fs))
+		s.workers[i-1] <- fanJob{p: p, fs: fs[lo:hi], src: s}
+	}
+	for _, f := range fs[:per] {
+		f.write(p, s)
+	}
+	s.wg.Wait()
+}
+
+func (s *source) ensureWorkers(n int) {
+	for len(s.workers) < n {
+		ch := make(chan fanJob)
+		s.workers = append(s.workers, ch)
+		go func() {
+			for j := range ch {
+				for _, f := range j.fs {
+					f.write(j.p, j.src)
+				}
+				s.wg.Done()
+			}
+		}()
+	}
+}
+
+func (s *source) stopWorkers() {
+	for _, ch := range s.workers {
+		close(ch)
+	}
+	s.workers = nil
+}
+
+// requestKeyframe asks the publisher for a keyframe, rate limited.
+func (s *source) requestKeyframe() {
+	if s.kind == webrtc.RTPCodecTypeVideo {
+		s.keyframes.request()
+	}
+}

@@ -1,0 +1,260 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+var errRoomFull = errors.New("room is full")
+
+// viewer is one WHEP session.
+type viewer struct {
+	id    string // secret: the Location URL that ends the session
+	tag   string // public name for the monitor
+	room  *Room
+	srv   *Server
+	pc    *webrtc.PeerConnection
+	since time.Time
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	tracks []*viewerTrack
+
+	quality   quality
+	ctx       context.Context
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// quality is what the viewer's receiver reports say about its connection.
+type quality struct {
+	lossPermille atomic.Uint32 // fraction lost of the last report, in 1/1000
+	jitterMicros atomic.Uint32
+	rttMicros    atomic.Uint32
+	reports      atomic.Uint64
+}
+
+// Quality is a snapshot of a viewer's reception.
+type Quality struct {
+	Loss    float64       // fraction of packets lost in the last report interval
+	Jitter  time.Duration // interarrival jitter
+	RTT     time.Duration // round-trip time from sender/receiver reports; 0 until known
+	Reports uint64
+}
+
+func (q *quality) snapshot() Quality {
+	return Quality{
+		Loss:    float64(q.lossPermille.Load()) / 1000,
+		Jitter:  time.Duration(q.jitterMicros.Load()) * time.Microsecond,
+		RTT:     time.Duration(q.rttMicros.Load()) * time.Microsecond,
+		Reports: q.reports.Load(),
+	}
+}
+
+// viewerTrack is the TrackLocal a viewer's PeerConnection sends: it binds a
+// forwarder into the room's track group once the transport is up.
+type viewerTrack struct {
+	v     *viewer
+	group *trackGroup
+	kind  webrtc.RTPCodecType
+
+	mu  sync.Mutex
+	fwd *forwarder
+}
+
+func (t *viewerTrack) ID() string                { return t.kind.String() }
+func (t *viewerTrack) RID() string               { return "" }
+func (t *viewerTrack) StreamID() string          { return "relay" }
+func (t *viewerTrack) Kind() webrtc.RTPCodecType { return t.kind }
+
+func (t *viewerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	want := t.group.codecCap()
+	c, ok := pickCodec(ctx.CodecParameters(), want)
+	if !ok {
+		return webrtc.RTPCodecParameters{}, fmt.Errorf("viewer cannot receive %s", want.MimeType)
+	}
+	f := newForwarder(t.v, ctx.WriteStream(), uint32(ctx.SSRC()), uint8(c.PayloadType), c.ClockRate)
+	t.mu.Lock()
+	t.fwd = f
+	t.mu.Unlock()
+	t.group.add(f)
+	return c, nil
+}
+
+func (t *viewerTrack) Unbind(webrtc.TrackLocalContext) error {
+	t.mu.Lock()
+	f := t.fwd
+	t.fwd = nil
+	t.mu.Unlock()
+	if f != nil {
+		t.group.remove(f)
+	}
+	return nil
+}
+
+func (t *viewerTrack) forwarder() *forwarder {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fwd
+}
+
+// start watches the connection and reads RTCP from every sender.
+func (v *viewer) start(senders []*webrtc.RTPSender) {
+	v.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			v.log.Debug("viewer connected")
+		case webrtc.PeerConnectionStateFailed:
+			go v.close("connection failed")
+		}
+	})
+	for i, s := range senders {
+		t := v.tracks[i]
+		v.wg.Add(1)
+		go func() {
+			defer v.wg.Done()
+			v.readRTCP(s, t)
+		}()
+	}
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		v.sendReports()
+	}()
+}
+
+// readRTCP answers NACKs from the shared history, passes keyframe requests
+// to the source (rate limited there) and keeps receiver-report figures.
+func (v *viewer) readRTCP(s *webrtc.RTPSender, t *viewerTrack) {
+	buf := make([]byte, 1500)
+	var scratch packet
+	var hdr rtp.Header
+	for {
+		n, _, err := s.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		f := t.forwarder()
+		if f == nil {
+			continue
+		}
+		for _, pkt := range pkts {
+			switch p := pkt.(type) {
+			case *rtcp.TransportLayerNack:
+				for _, pair := range p.Nacks {
+					for _, seq := range pair.PacketList() {
+						f.resend(seq, &scratch, &hdr)
+					}
+				}
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if src := t.group.current.Load(); src != nil {
+					src.requestKeyframe()
+				}
+			case *rtcp.ReceiverReport:
+				v.noteReports(f, p.Reports)
+			case *rtcp.SenderReport:
+				v.noteReports(f, p.Reports)
+			}
+		}
+	}
+}
+
+func (v *viewer) noteReports(f *forwarder, reports []rtcp.ReceptionReport) {
+	for _, r := range reports {
+		if r.SSRC != f.ssrc {
+			continue
+		}
+		v.quality.reports.Add(1)
+		v.quality.lossPermille.Store(uint32(r.FractionLost) * 1000 / 256)
+		if f.clockRate > 0 {
+			v.quality.jitterMicros.Store(uint32(uint64(r.Jitter) * 1e6 / uint64(f.clockRate)))
+		}
+		if r.LastSenderReport != 0 {
+			now := ntpMiddle(time.Now())
+			if rtt := now - r.LastSenderReport - r.Delay; int32(rtt) > 0 {
+				v.quality.rttMicros.Store(uint32(uint64(rtt) * 1e6 / 65536))
+			}
+		}
+	}
+}
+
+// sendReports writes a sender report per track every second: browsers need
+// them for lip sync, and the receiver reports they echo give the RTT.
+func (v *viewer) sendReports() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-v.ctx.Done():
+			return
+		case now := <-tick.C:
+			var pkts []rtcp.Packet
+			for _, t := range v.tracks {
+				f := t.forwarder()
+				if f == nil {
+					continue
+				}
+				ts, ok := f.senderClock(now)
+				if !ok {
+					continue
+				}
+				pkts = append(pkts, &rtcp.SenderReport{
+					SSRC: f.ssrc, NTPTime: ntpTime(now), RTPTime: ts,
+					PacketCount: uint32(f.packets.Load()), OctetCount: uint32(f.bytes.Load()),
+				})
+			}
+			if len(pkts) > 0 {
+				if err := v.pc.WriteRTCP(pkts); err != nil {
+					v.log.Debug("sender report not sent", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// close ends the session and removes it from its room.
+func (v *viewer) close(reason string) {
+	v.closeOnce.Do(func() {
+		v.cancel()
+		for _, t := range v.tracks {
+			if f := t.forwarder(); f != nil {
+				t.group.remove(f)
+			}
+		}
+		if v.pc != nil {
+			if err := v.pc.Close(); err != nil {
+				v.log.Debug("viewer close", "err", err)
+			}
+		}
+		v.wg.Wait()
+		if v.room.removeViewer(v) {
+			v.srv.viewers.Add(-1)
+		}
+		v.log.Info("viewer left", "reason", reason, "duration", time.Since(v.since).Round(time.Second).String())
+	})
+}
+
+// ntpTime converts t to the 64-bit NTP format of sender reports.
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
+}
+
+// ntpMiddle is the middle 32 bits of the NTP time, the unit of LSR and DLSR.
+func ntpMiddle(t time.Time) uint32 { return uint32(ntpTime(t) >> 16) }

@@ -1,0 +1,127 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/internal/auth"
+)
+
+// handleWHEPPost starts a viewer session with the room's current tracks.
+func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("room")
+	offer, err := readOffer(w, r)
+	if err == nil && !ValidRoomName(name) {
+		err = errorf(http.StatusBadRequest, "bad room name")
+	}
+	if err == nil && s.Private(name) {
+		err = s.authorize(auth.FromHeader(r.Header.Get("Authorization")), auth.RoleViewer, name)
+	}
+	if err == nil && s.closing.Load() {
+		err = &httpError{status: http.StatusServiceUnavailable, msg: "relay is shutting down", retryAfter: 5}
+	}
+	var codecs offerCodecs
+	if err == nil {
+		codecs, err = parseOffer(offer)
+	}
+	var room *Room
+	if err == nil {
+		room, err = s.room(name, false)
+		if err != nil {
+			err = &httpError{status: http.StatusNotFound, msg: "room is not live yet; retry later", retryAfter: 2}
+		}
+	}
+	var srcs []*source
+	if err == nil {
+		if srcs = room.liveSources(); len(srcs) == 0 {
+			err = &httpError{status: http.StatusNotFound, msg: "room is not live yet; retry later", retryAfter: 2}
+		}
+	}
+	if err == nil {
+		for _, src := range srcs {
+			if !codecs.canReceive(src.kind, src.codec) {
+				err = errorf(http.StatusNotAcceptable, "this room's %s is %s, which your player did not offer", src.kind, src.codec.MimeType)
+				break
+			}
+		}
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.viewers.Add(1) > int64(s.cfg.MaxViewers) {
+		s.viewers.Add(-1)
+		s.writeError(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "relay is at its viewer limit; retry later", retryAfter: 10})
+		return
+	}
+	v := s.newViewer(room)
+	if err := room.addViewer(v); err != nil {
+		s.viewers.Add(-1)
+		v.cancel()
+		s.writeError(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "room is at its viewer limit; retry later", retryAfter: 10})
+		return
+	}
+	answer, err := s.startViewerPeer(v, offer, srcs)
+	if err != nil {
+		v.close("setup failed")
+		s.writeError(w, r, err)
+		return
+	}
+	v.log.Info("viewer joined", "remote", r.RemoteAddr)
+	w.Header().Set("Location", "/whep/"+name+"/"+v.id)
+	w.Header().Set("Content-Type", "application/sdp")
+	w.WriteHeader(http.StatusCreated)
+	w.Write([]byte(answer))
+}
+
+func (s *Server) newViewer(room *Room) *viewer {
+	ctx, cancel := context.WithCancel(context.Background())
+	v := &viewer{id: sessionID(), tag: fmt.Sprintf("v%d", s.newID()), room: room, srv: s, since: time.Now(), ctx: ctx, cancel: cancel}
+	v.log = s.log.With("room", room.cfg.Name, "session", v.tag)
+	return v
+}
+
+func (s *Server) startViewerPeer(v *viewer, offer string, srcs []*source) (string, error) {
+	pc, err := s.viewAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", err
+	}
+	v.pc = pc
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", errorf(http.StatusBadRequest, "offer rejected: %v", err)
+	}
+	var senders []*webrtc.RTPSender
+	for _, src := range srcs {
+		t := &viewerTrack{v: v, group: src.group, kind: src.kind}
+		sender, err := pc.AddTrack(t)
+		if err != nil {
+			return "", fmt.Errorf("add %s track: %w", src.kind, err)
+		}
+		v.tracks = append(v.tracks, t)
+		senders = append(senders, sender)
+	}
+	answer, err := answerSDP(pc)
+	if err != nil {
+		return "", err
+	}
+	v.start(senders)
+	return answer, nil
+}
+
+func (s *Server) handleWHEPDelete(w http.ResponseWriter, r *http.Request) {
+	room, err := s.room(r.PathValue("room"), false)
+	var v *viewer
+	if err == nil {
+		v = room.viewer(r.PathValue("id"))
+	}
+	if v == nil {
+		s.writeError(w, r, errorf(http.StatusNotFound, "no such session"))
+		return
+	}
+	v.close("ended by viewer")
+	w.WriteHeader(http.StatusOK)
+}
