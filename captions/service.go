@@ -46,9 +46,9 @@ type Config struct {
 	MaxRooms int
 	// MaxLanguages caps the languages per room; 0 means 32.
 	MaxLanguages int
-	// QueueMessages caps one connection's outgoing queue in messages; 0 means 256.
+	// QueueMessages caps one connection's outgoing queue in messages; 0 means 512.
 	QueueMessages int
-	// QueueBytes caps one connection's outgoing queue in bytes; 0 means 1 MiB.
+	// QueueBytes caps one connection's outgoing queue in bytes; 0 means 512 KiB.
 	// A message always fits an empty queue.
 	QueueBytes int
 	// WriteTimeout bounds every socket write; 0 means 10 s.
@@ -80,8 +80,8 @@ func (c Config) withDefaults() Config {
 	def(&c.Backlog, 50)
 	def(&c.MaxRooms, 1000)
 	def(&c.MaxLanguages, 32)
-	def(&c.QueueMessages, 256)
-	def(&c.QueueBytes, 1<<20)
+	def(&c.QueueMessages, 512)
+	def(&c.QueueBytes, 512<<10)
 	def(&c.CaptionerBurst, 40)
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
