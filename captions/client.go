@@ -66,6 +66,7 @@ type client struct {
 	spare     []outMsg
 	qBytes    int
 	closed    bool
+	flush     bool // write what is queued before the close frame
 	closeCode int
 	closeText string
 
@@ -105,7 +106,7 @@ func (c *client) enqueue(m outMsg) enqueueResult {
 			return res
 		}
 		res.slow = true
-		c.closeLocked(closeSlow, "slow")
+		c.closeLocked(closeSlow, "slow", false)
 		return res
 	}
 	c.q = append(c.q, m)
@@ -142,22 +143,26 @@ func (c *client) removeLocked(drop func(outMsg) bool) int {
 }
 
 // close asks the writer to send a close frame with code and reason and to
-// close the connection. The first reason wins.
+// close the connection. The first reason wins. What is queued is written
+// first, except when the client is too slow or the server shuts down.
 func (c *client) close(code int, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closeLocked(code, reason)
+	c.closeLocked(code, reason, code != closeSlow && code != closeGoingAway)
 }
 
-func (c *client) closeLocked(code int, reason string) {
+func (c *client) closeLocked(code int, reason string, flush bool) {
 	if c.closed {
 		return
 	}
 	c.closed = true
+	c.flush = flush
 	c.closeCode, c.closeText = code, reason
-	clear(c.q)
-	c.q = c.q[:0]
-	c.qBytes = 0
+	if !flush {
+		clear(c.q)
+		c.q = c.q[:0]
+		c.qBytes = 0
+	}
 	close(c.stop)
 }
 
@@ -165,7 +170,7 @@ func (c *client) closeLocked(code int, reason string) {
 func (c *client) take() []outMsg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || len(c.q) == 0 {
+	if (c.closed && !c.flush) || len(c.q) == 0 {
 		return nil
 	}
 	out := c.q
@@ -194,25 +199,9 @@ func (c *client) writeLoop() {
 	for {
 		select {
 		case <-c.wake:
-			for {
-				msgs := c.take()
-				if msgs == nil {
-					break
-				}
-				for _, m := range msgs {
-					if err := c.conn.SetWriteDeadline(time.Now().Add(c.lim.writeTimeout)); err != nil {
-						c.failed(err)
-						return
-					}
-					if err := c.conn.WritePreparedMessage(m.pm); err != nil {
-						c.failed(err)
-						return
-					}
-					if !m.at.IsZero() && c.lim.observe != nil {
-						c.lim.observe(time.Since(m.at))
-					}
-				}
-				c.giveBack(msgs)
+			if err := c.writeQueued(); err != nil {
+				c.failed(err)
+				return
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.lim.writeTimeout)); err != nil {
@@ -220,6 +209,9 @@ func (c *client) writeLoop() {
 				return
 			}
 		case <-c.stop:
+			if err := c.writeQueued(); err != nil {
+				return
+			}
 			c.mu.Lock()
 			code, text := c.closeCode, c.closeText
 			c.mu.Unlock()
@@ -227,6 +219,28 @@ func (c *client) writeLoop() {
 			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWriteGrace))
 			return
 		}
+	}
+}
+
+// writeQueued writes until the queue is empty.
+func (c *client) writeQueued() error {
+	for {
+		msgs := c.take()
+		if msgs == nil {
+			return nil
+		}
+		for _, m := range msgs {
+			if err := c.conn.SetWriteDeadline(time.Now().Add(c.lim.writeTimeout)); err != nil {
+				return err
+			}
+			if err := c.conn.WritePreparedMessage(m.pm); err != nil {
+				return err
+			}
+			if !m.at.IsZero() && c.lim.observe != nil {
+				c.lim.observe(time.Since(m.at))
+			}
+		}
+		c.giveBack(msgs)
 	}
 }
 
