@@ -21,8 +21,7 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
-		helperMain()
-		return
+		os.Exit(m.Run()) // the helper process: TestHelperProcess serves until killed
 	}
 	goleak.VerifyTestMain(m)
 }
