@@ -36,7 +36,7 @@ func (s *Server) PublishClip(ctx context.Context, roomName string, c *clip.Clip)
 		audio := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
 		p.addSource(webrtc.RTPCodecTypeAudio, audio, newClipReader(ctx, p.done, clip.NewStream(c.Audio, 111, 0x5678), start), nil)
 	}
-	p.log.Info("clip publishing", "codec", c.Video.Mime, "length", c.Video.Length().String())
+	p.log.Info("clip publishing", "codec", c.Video.Mime, "length", c.Video.Length().Round(time.Millisecond).String())
 	select {
 	case <-ctx.Done():
 		p.close("clip stopped")

@@ -141,6 +141,9 @@ func (oc offerCodecs) canReceive(kind webrtc.RTPCodecType, want webrtc.RTPCodecC
 	return false
 }
 
+// has says whether the offer has media of kind at all.
+func (oc offerCodecs) has(kind webrtc.RTPCodecType) bool { return len(oc[kind]) > 0 }
+
 // anySupported says whether the offer carries media the relay can forward.
 func (oc offerCodecs) anySupported() bool {
 	for _, cs := range oc {

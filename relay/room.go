@@ -180,7 +180,7 @@ type TrackInfo struct {
 	Keyframes    uint64  `json:"keyframes"`
 	PLIs         uint64  `json:"plis"`
 	Viewers      int     `json:"viewers"`
-	LastPacketMs float64 `json:"last_packet_ms"` // since the last packet arrived
+	LastPacketMs float64 `json:"lastPacketMs"` // since the last packet arrived
 }
 
 func (r *Room) info() RoomInfo {

@@ -84,6 +84,7 @@ func (s *source) run(r packetReader) {
 	defer s.stopWorkers()
 	defer s.keyframes.close()
 	buf := make([]byte, maxPacketSize+1)
+	var lastKeyTS uint32
 	for {
 		n, err := r.ReadPacket(buf)
 		if err != nil {
@@ -98,7 +99,8 @@ func (s *source) run(r packetReader) {
 		}
 		s.packets.Add(1)
 		s.bytes.Add(uint64(n))
-		if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo {
+		if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo && (p.ts != lastKeyTS || s.keyCount.Load() == 0) {
+			lastKeyTS = p.ts // parameter sets and the IDR both start a keyframe: count it once
 			s.keyCount.Add(1)
 			s.lastKeyAt.Store(now)
 			s.keyframes.keyframeArrived()

@@ -42,12 +42,23 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err == nil {
+		// Kinds the player did not ask for are not sent (an audio-only player
+		// gets audio); a kind it asked for in the wrong codec is an error.
+		var wanted []*source
 		for _, src := range srcs {
+			if !codecs.has(src.kind) {
+				continue
+			}
 			if !codecs.canReceive(src.kind, src.codec) {
 				err = errorf(http.StatusNotAcceptable, "this room's %s is %s, which your player did not offer", src.kind, src.codec.MimeType)
 				break
 			}
+			wanted = append(wanted, src)
 		}
+		if err == nil && len(wanted) == 0 {
+			err = errorf(http.StatusNotAcceptable, "your offer asks for no media this room has")
+		}
+		srcs = wanted
 	}
 	if err != nil {
 		s.writeError(w, r, err)

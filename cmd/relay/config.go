@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fileConfig is the optional YAML file given with --config.
+type fileConfig struct {
+	Rooms []struct {
+		Name      string   `yaml:"name"`
+		Title     string   `yaml:"title"`
+		Private   bool     `yaml:"private"`
+		Languages []string `yaml:"languages"`
+	} `yaml:"rooms"`
+	Limits struct {
+		MaxRooms          int `yaml:"max_rooms"`
+		MaxViewers        int `yaml:"max_viewers"`
+		MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
+	} `yaml:"limits"`
+	Captions struct {
+		Backlog int `yaml:"backlog"`
+	} `yaml:"captions"`
+	Tokens struct {
+		// PrivateByDefault makes every room need viewer tokens.
+		PrivateByDefault bool `yaml:"private_by_default"`
+	} `yaml:"tokens"`
+}
+
+func loadFileConfig(path string) (*fileConfig, error) {
+	fc := &fileConfig{}
+	if path == "" {
+		return fc, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(fc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	seen := map[string]bool{}
+	for _, r := range fc.Rooms {
+		if r.Name == "" {
+			return nil, fmt.Errorf("config %s: a room has no name", path)
+		}
+		if seen[r.Name] {
+			return nil, fmt.Errorf("config %s: room %q listed twice", path, r.Name)
+		}
+		seen[r.Name] = true
+	}
+	return fc, nil
+}
+
+// serveConfig is every setting of `relay serve`.
+type serveConfig struct {
+	Addr      string
+	UDPPort   int
+	TCPPort   int
+	PublicIP  string
+	DataDir   string
+	Config    string
+	Demo      bool
+	LogFormat string
+	LogLevel  string
+	Shutdown  time.Duration
+}
+
+// bindIP is the IP --addr names, or nil for every interface.
+func (c serveConfig) bindIP() (net.IP, error) {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("--addr %q: %w", c.Addr, err)
+	}
+	if host == "" {
+		return nil, nil
+	}
+	if host == "localhost" {
+		return net.IPv4(127, 0, 0, 1), nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return nil, fmt.Errorf("--addr %q: give an IP address, not a host name", c.Addr)
+	}
+	if ip.To4() == nil {
+		return nil, fmt.Errorf("--addr %q: media is IPv4 only for now", c.Addr)
+	}
+	return ip, nil
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/relay-av/relay/internal/auth"
+)
+
+// runToken prints a signed token, alone on the last line, for scripts.
+func runToken(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	room := fs.String("room", "", "room the token is for ('*' for every room)")
+	role := fs.String("role", "", "publisher, captioner, viewer or admin")
+	lang := fs.String("lang", "", "caption language (captioners; empty or '*' for any)")
+	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret := os.Getenv("RELAY_SECRET")
+	if secret == "" {
+		return errors.New("RELAY_SECRET is not set: tokens are signed with the relay's secret")
+	}
+	a, err := auth.New([]byte(secret))
+	if err != nil {
+		return err
+	}
+	r, err := auth.ParseRole(*role)
+	if err != nil {
+		return err
+	}
+	tok, err := a.Issue(r, *room, *lang, *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, tok)
+	return err
+}

@@ -1,0 +1,108 @@
+// Package monitoring exposes the relay's state to people and machines: the
+// /api/rooms JSON the pages and the AV team read, health endpoints, and (with
+// its collectors) Prometheus metrics.
+package monitoring
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+
+	"github.com/relay-av/relay/captions"
+	"github.com/relay-av/relay/relay"
+)
+
+// Rooms is what the SFU tells monitoring; *relay.Server satisfies it.
+type Rooms interface {
+	Rooms() []relay.RoomInfo
+}
+
+// Captions is what the caption service tells monitoring; *captions.Service
+// satisfies it.
+type Captions interface {
+	Rooms() []captions.RoomStats
+}
+
+// Params builds a Monitor.
+type Params struct {
+	Relay    Rooms
+	Captions Captions
+	// Ready reports why the relay is not ready, or nil when it is.
+	Ready func() error
+}
+
+// Monitor serves the monitoring endpoints.
+type Monitor struct {
+	p Params
+}
+
+// New returns a Monitor.
+func New(p Params) *Monitor { return &Monitor{p: p} }
+
+// Register adds the monitoring routes to mux.
+func (m *Monitor) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/rooms", m.handleRooms)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", m.handleReady)
+}
+
+// RoomView is one room in /api/rooms: the SFU's view plus caption languages.
+type RoomView struct {
+	relay.RoomInfo
+	Captions []captions.LangStats `json:"captions"`
+}
+
+// Snapshot merges the SFU's and the caption service's rooms.
+func (m *Monitor) Snapshot() []RoomView {
+	byName := map[string]*RoomView{}
+	var order []string
+	for _, ri := range m.p.Relay.Rooms() {
+		byName[ri.Name] = &RoomView{RoomInfo: ri, Captions: []captions.LangStats{}}
+		order = append(order, ri.Name)
+	}
+	if m.p.Captions != nil {
+		for _, cr := range m.p.Captions.Rooms() {
+			rv := byName[cr.Room]
+			if rv == nil {
+				rv = &RoomView{RoomInfo: relay.RoomInfo{Name: cr.Room, Title: cr.Room, State: relay.StateIdle}}
+				byName[cr.Room] = rv
+				order = append(order, cr.Room)
+			}
+			rv.Captions = append(rv.Captions, cr.Languages...)
+		}
+	}
+	sort.Strings(order)
+	out := make([]RoomView, 0, len(order))
+	for _, n := range order {
+		rv := byName[n]
+		if rv.Captions == nil {
+			rv.Captions = []captions.LangStats{}
+		}
+		if rv.Tracks == nil {
+			rv.Tracks = []relay.TrackInfo{}
+		}
+		out = append(out, *rv)
+	}
+	return out
+}
+
+func (m *Monitor) handleRooms(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"rooms": m.Snapshot()})
+}
+
+func (m *Monitor) handleReady(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if m.p.Ready != nil {
+		if err := m.p.Ready(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: " + err.Error() + "\n"))
+			return
+		}
+	}
+	w.Write([]byte("ready\n"))
+}

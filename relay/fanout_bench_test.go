@@ -1,0 +1,64 @@
+package relay
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/relay/clip"
+)
+
+// countingWriter stands in for a viewer's SRTP stream: it measures the
+// relay's own fan-out cost (header rewrite, keyframe gating, sharding).
+type countingWriter struct{ n atomic.Uint64 }
+
+func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.n.Add(1)
+	return len(payload), nil
+}
+func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// BenchmarkFanout reports the cost of forwarding one packet to N viewers;
+// ns/op divided by N is the cost per packet per viewer.
+func BenchmarkFanout(b *testing.B) {
+	c, err := clip.Demo()
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Packets of the clip's first frames, starting with a keyframe.
+	st := clip.NewStream(c.Video, 96, 1)
+	raw := make([][]byte, 512)
+	for i := range raw {
+		raw[i], _ = st.Next().Marshal()
+	}
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+			g := newTrackGroup(webrtc.RTPCodecTypeVideo)
+			src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
+			g.attach(src)
+			w := &countingWriter{}
+			for i := 0; i < n; i++ {
+				g.add(newForwarder(nil, w, uint32(i+1), 102, 90000))
+			}
+			// Prime: every forwarder starts on the keyframe.
+			for _, r := range raw[:8] {
+				g.forward(src, src.hist.store(r, 1))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p := src.hist.store(raw[8+i%(len(raw)-8)], int64(i))
+				g.forward(src, p)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/viewer")
+			src.stopWorkers()
+			if w.n.Load() < uint64(b.N*n) {
+				b.Fatalf("wrote %d packets, want %d", w.n.Load(), b.N*n)
+			}
+		})
+	}
+}
