@@ -142,7 +142,9 @@ func splitRunning(running, post string) (finals []string, rest string, err error
 			}
 			continue
 		}
-		if utf8.RuneCountInString(line.String()) > runningMax && unicode.IsSpace(r) {
+		// A long line is committed at a space, or anywhere once it is twice
+		// too long (scripts written without spaces).
+		if n := utf8.RuneCountInString(line.String()); n > runningMax && unicode.IsSpace(r) || n >= 2*runningMax {
 			if err := commit(); err != nil {
 				return nil, "", err
 			}
