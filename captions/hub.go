@@ -22,7 +22,8 @@ var (
 const maxRememberedIDs = 4096
 
 // ackFunc receives the outcome of a final or a correction once it is durable
-// (or failed). dup is true when the final's id had already been stored.
+// (or failed). dup is true when the final's id had already been stored. It
+// may run with the hub locked: it must not call back into the hub.
 type ackFunc func(seq uint64, dup bool, err error)
 
 // langHub is the state of one language of one room. Its mutex orders
@@ -200,28 +201,30 @@ func (h *langHub) finalDone(cue Cue, p *pendingFinal, err error) {
 	if cue.ID != "" {
 		delete(h.pending, cue.ID)
 	}
+	if err != nil {
+		err = fmt.Errorf("store final: %w", err)
+	}
+	// Acks go first: the cue is durable, and the captioner's writer should
+	// not queue behind thousands of viewers' writers.
+	for _, w := range p.waiters {
+		w(cue.Seq, false, err)
+	}
 	if err == nil {
 		h.cues = append(h.cues, cue)
 		h.rememberID(cue.ID, cue.Seq)
 		h.cuesTotal++
-		h.lastCue = time.Now()
+		h.lastCue = serverNow()
 		h.backlog = nil
 		h.room.noteStart(cue.Start)
 		if h.partial != nil && h.partial.Seq <= cue.Seq {
 			h.partial = nil
 		}
-		at := time.Now()
 		m := h.encode(wireCue(cue), kindMust)
-		m.at = at
+		m.at = time.Now()
 		h.broadcastLocked(m)
-	} else {
-		err = fmt.Errorf("store final: %w", err)
 	}
 	h.flushDeferredLocked()
 	h.mu.Unlock()
-	for _, w := range p.waiters {
-		w(cue.Seq, false, err)
-	}
 }
 
 func (h *langHub) flushDeferredLocked() {
@@ -262,6 +265,10 @@ func (h *langHub) correct(seq uint64, text string, ack ackFunc) {
 func (h *langHub) correctDone(seq uint64, text string, ack ackFunc, err error) {
 	h.mu.Lock()
 	h.inflight--
+	if err != nil {
+		err = fmt.Errorf("store correction: %w", err)
+	}
+	ack(seq, false, err)
 	if err == nil {
 		if i := h.find(seq); i >= 0 {
 			h.cues[i].Text = text
@@ -274,12 +281,9 @@ func (h *langHub) correctDone(seq uint64, text string, ack ackFunc, err error) {
 			m.at = time.Now()
 			h.broadcastLocked(m)
 		}
-	} else {
-		err = fmt.Errorf("store correction: %w", err)
 	}
 	h.flushDeferredLocked()
 	h.mu.Unlock()
-	ack(seq, false, err)
 }
 
 // encode marshals v once for every subscriber.

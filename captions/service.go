@@ -142,9 +142,10 @@ func New(cfg Config) (*Service, error) {
 		conns: make(map[*client]struct{}),
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
+		// ReadBufferSize 0 reuses the 4 KiB reader net/http already made.
 		WriteBufferSize: 1024,
-		// Write buffers are only held during a write: idle viewers cost less.
+		// Write buffers are only held during a write (cues go out as prepared
+		// messages, which need none): idle viewers cost less.
 		WriteBufferPool: &sync.Pool{},
 		// Tokens travel in the URL, not in cookies, so a cross-origin page
 		// gains nothing it does not already hold: any origin may connect.

@@ -1,0 +1,262 @@
+package captions
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/relay-av/relay/internal/auth"
+)
+
+// benchHub returns a hub of a fresh service with n subscribers that have no
+// socket: it measures the broadcaster alone.
+func benchHub(b *testing.B, n int) (*langHub, []*client) {
+	a, _ := auth.New(testSecret)
+	svc, err := New(Config{DataDir: b.TempDir(), Auth: a, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { svc.Close() })
+	h, err := svc.hub("bench", "en")
+	if err != nil {
+		b.Fatal(err)
+	}
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = newClient(nil, "b", svc.log, svc.limits())
+		h.subs[clients[i]] = struct{}{}
+	}
+	return h, clients
+}
+
+// BenchmarkHubBroadcast: one partial (encoded once) queued on 1 000
+// subscribers.
+func BenchmarkHubBroadcast(b *testing.B) {
+	h, _ := benchHub(b, 1000)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.partialLine("the quick brown fox jumps over the lazy dog " + strconv.Itoa(i&1023))
+	}
+}
+
+// BenchmarkHubFinal: finals through the journal (fsync, group commit when
+// several are in flight) and fan-out to 100 subscribers whose queues are
+// drained as a writer would.
+func BenchmarkHubFinal(b *testing.B) {
+	h, clients := benchHub(b, 100)
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	const inflight = 16
+	sem := make(chan struct{}, inflight)
+	for i := 0; b.Loop(); i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		h.final("A final caption line of ordinary length.", "", time.Time{}, func(uint64, bool, error) { <-sem; wg.Done() })
+		if i%64 == 0 {
+			for _, c := range clients {
+				c.take()
+			}
+		}
+	}
+	wg.Wait()
+}
+
+func BenchmarkDecodeCaptionerMessage(b *testing.B) {
+	msg := []byte(`{"type":"final","text":"Mesdames et messieurs, bienvenue à cette session.","id":"c-1234"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeCaptionerMessage(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Loopback load: a child relay process (the test helper) serves captions;
+// this process runs one captioner and n viewers. Each iteration sends one
+// final and waits until every viewer has it.
+//
+//	go test -run '^$' -bench 'Viewers' -benchtime 100x ./captions/
+func BenchmarkViewers1000(b *testing.B)  { benchViewers(b, 1000) }
+func BenchmarkViewers10000(b *testing.B) { benchViewers(b, 10000) }
+
+type benchCue struct {
+	sent      time.Time
+	remaining atomic.Int64
+	done      chan struct{}
+}
+
+func benchViewers(b *testing.B, n int) {
+	raiseFileLimit(b)
+	ch := startChild(b, b.TempDir())
+	defer func() { ch.stdin.Close(); _ = ch.cmd.Wait() }()
+	base := "ws://" + ch.addr
+	memBefore := childMem(b, ch.addr)
+
+	cues := make([]*benchCue, b.N+1)
+	for i := range cues {
+		cues[i] = &benchCue{done: make(chan struct{})}
+		cues[i].remaining.Store(int64(n))
+	}
+	lat := make([][]time.Duration, n)
+	var readers sync.WaitGroup
+	conns := make([]*websocket.Conn, n)
+	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 256}
+	var dialErr atomic.Value
+	var dials sync.WaitGroup
+	work := make(chan int)
+	for range 16 {
+		dials.Add(1)
+		go func() {
+			defer dials.Done()
+			for i := range work {
+				c, _, err := dialer.Dial(base+"/captions/bench/ws?lang=en", nil)
+				if err != nil {
+					dialErr.Store(err)
+					continue
+				}
+				conns[i] = c
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	dials.Wait()
+	if err, _ := dialErr.Load().(error); err != nil {
+		b.Fatalf("dial viewers: %v", err)
+	}
+	seqKey := []byte(`"seq":`)
+	for i, c := range conns {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				if !bytes.Contains(data, []byte(`"final":true`)) || bytes.HasPrefix(data, []byte(`{"type":"backlog"`)) {
+					continue
+				}
+				k := bytes.Index(data, seqKey)
+				if k < 0 {
+					continue
+				}
+				end := k + len(seqKey)
+				for end < len(data) && data[end] >= '0' && data[end] <= '9' {
+					end++
+				}
+				seq, _ := strconv.Atoi(string(data[k+len(seqKey) : end]))
+				if seq <= 0 || seq >= len(cues) {
+					continue
+				}
+				lat[i] = append(lat[i], now.Sub(cues[seq].sent))
+				if cues[seq].remaining.Add(-1) == 0 {
+					close(cues[seq].done)
+				}
+			}
+		}()
+	}
+	memAfter := childMem(b, ch.addr)
+
+	a, _ := auth.New(testSecret)
+	tok, _ := a.Issue(auth.RoleCaptioner, "bench", "en", time.Hour)
+	cp, _, err := websocket.DefaultDialer.Dial(base+"/captions/bench/publish?lang=en&token="+tok, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var acks []time.Duration
+	b.ResetTimer()
+	for i := 1; i <= b.N; i++ {
+		cues[i].sent = time.Now()
+		if err := cp.WriteJSON(map[string]any{"type": "final", "text": fmt.Sprintf("Benchmark caption number %d, of ordinary length.", i), "id": strconv.Itoa(i)}); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			var m msg
+			_ = cp.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if err := cp.ReadJSON(&m); err != nil {
+				b.Fatal(err)
+			}
+			if m.Type == typeAck {
+				acks = append(acks, time.Since(cues[i].sent))
+				break
+			}
+		}
+		select {
+		case <-cues[i].done:
+		case <-time.After(30 * time.Second):
+			b.Fatalf("cue %d reached %d of %d viewers", i, int64(n)-cues[i].remaining.Load(), n)
+		}
+	}
+	b.StopTimer()
+	cp.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	readers.Wait()
+
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(all, 50)), "delivery-p50-ms")
+	b.ReportMetric(ms(percentile(all, 99)), "delivery-p99-ms")
+	b.ReportMetric(ms(percentile(acks, 50)), "ack-p50-ms")
+	b.ReportMetric(ms(percentile(acks, 99)), "ack-p99-ms")
+	perViewer := float64(memAfter["heap"]+memAfter["stack"]-memBefore["heap"]-memBefore["stack"]) / float64(n)
+	b.ReportMetric(perViewer, "server-B/viewer")
+	b.ReportMetric(float64(memAfter["heap"]-memBefore["heap"])/float64(n), "server-heap-B/viewer")
+	b.ReportMetric(float64(memAfter["goroutines"]-memBefore["goroutines"])/float64(n), "server-goroutines/viewer")
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+func childMem(b *testing.B, addr string) map[string]uint64 {
+	resp, err := http.Get("http://" + addr + "/debug/mem")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m := map[string]uint64{}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// raiseFileLimit lifts the soft open-file limit to the hard one, for the
+// 10 000-viewer run (the child inherits it).
+func raiseFileLimit(b *testing.B) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Fprintln(os.Stderr, "raise file limit:", err)
+		}
+	}
+}
