@@ -23,6 +23,10 @@ func (s *Server) PublishClip(ctx context.Context, roomName string, c *clip.Clip)
 	}
 	p := s.newPublisher(room)
 	p.tag = "clip"
+	p.expect = []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}
+	if c.Audio != nil {
+		p.expect = append(p.expect, webrtc.RTPCodecTypeAudio)
+	}
 	if old := room.replacePublisher(p); old != nil {
 		old.close("replaced by clip")
 	}

@@ -144,6 +144,21 @@ func (oc offerCodecs) canReceive(kind webrtc.RTPCodecType, want webrtc.RTPCodecC
 // has says whether the offer has media of kind at all.
 func (oc offerCodecs) has(kind webrtc.RTPCodecType) bool { return len(oc[kind]) > 0 }
 
+// supportedKinds lists the kinds of media the offer carries in a codec the
+// relay forwards.
+func (oc offerCodecs) supportedKinds() []webrtc.RTPCodecType {
+	var out []webrtc.RTPCodecType
+	for kind, cs := range oc {
+		for _, c := range cs {
+			if supported(c) {
+				out = append(out, kind)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // anySupported says whether the offer carries media the relay can forward.
 func (oc offerCodecs) anySupported() bool {
 	for _, cs := range oc {

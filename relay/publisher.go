@@ -19,6 +19,9 @@ type publisher struct {
 	pc    *webrtc.PeerConnection // nil for local publishers
 	since time.Time
 	log   *slog.Logger
+	// expect lists the kinds of media the publisher offered, set before it
+	// becomes the room's publisher and not changed after.
+	expect []webrtc.RTPCodecType
 
 	mu      sync.Mutex
 	sources []*source
@@ -113,6 +116,10 @@ func (p *publisher) watchPeer() {
 			}
 		case webrtc.PeerConnectionStateFailed:
 			go p.closeWith("connection failed", StateLost)
+		case webrtc.PeerConnectionStateClosed:
+			// The encoder closed without DELETE (or we closed it; then
+			// closeWith has already run and this does nothing).
+			go p.closeWith("peer closed the connection", StateLost)
 		}
 	})
 	p.pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {

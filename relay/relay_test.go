@@ -75,6 +75,10 @@ func (r *testRelay) token(t testing.TB, role auth.Role, room string) string {
 }
 
 func (r *testRelay) publish(t testing.TB, room string) *peer.Publisher {
+	return r.publishWith(t, room, peer.Options{Loopback: true})
+}
+
+func (r *testRelay) publishWith(t testing.TB, room string, o peer.Options) *peer.Publisher {
 	t.Helper()
 	c, err := clip.Demo()
 	if err != nil {
@@ -84,7 +88,7 @@ func (r *testRelay) publish(t testing.TB, room string) *peer.Publisher {
 	defer cancel()
 	p, err := peer.Publish(ctx, peer.PublishConfig{
 		URL: r.url + "/whip/" + room, Token: r.token(t, auth.RolePublisher, room), Clip: c,
-		Options: peer.Options{Loopback: true},
+		Options: o,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +101,7 @@ func (r *testRelay) waitLive(t testing.TB, room string) {
 	t.Helper()
 	waitFor(t, 10*time.Second, "room live", func() bool {
 		for _, ri := range r.srv.Rooms() {
-			if ri.Name == room && ri.State == StateLive && len(ri.Tracks) > 0 {
+			if ri.Name == room && ri.State == StateLive && len(ri.Tracks) == 2 {
 				return true
 			}
 		}

@@ -64,21 +64,34 @@ func (r *Room) setStateLocked(st State) {
 	}
 }
 
-// livePublisher returns the current publisher when the room is live.
-func (r *Room) liveSources() []*source {
-	r.mu.Lock()
-	live := r.state == StateLive
-	r.mu.Unlock()
-	if !live {
-		return nil
-	}
-	var out []*source
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		if s := r.groups[k].current.Load(); s != nil {
-			out = append(out, s)
+// liveSources returns the room's current sources when it is live. A
+// publisher's tracks arrive one by one right after it connects; a viewer
+// joining in that moment waits (up to wait) for every kind the publisher
+// offered, so it does not end up with audio and no video.
+func (r *Room) liveSources(wait time.Duration) []*source {
+	deadline := time.Now().Add(wait)
+	for {
+		r.mu.Lock()
+		live := r.state == StateLive
+		var expect []webrtc.RTPCodecType
+		if r.publisher != nil {
+			expect = r.publisher.expect
 		}
+		r.mu.Unlock()
+		if !live {
+			return nil
+		}
+		var out []*source
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if s := r.groups[k].current.Load(); s != nil {
+				out = append(out, s)
+			}
+		}
+		if len(out) >= len(expect) || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return out
 }
 
 // replacePublisher makes p the room's publisher and returns the one it

@@ -200,10 +200,15 @@ func (s *Server) newAPI(publisher bool) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
+	// pion reports "failed" after disconnected+failed timeouts of silence.
+	// Keepalives go out well within the disconnected timeout so that a
+	// quiet but healthy peer (a recvonly viewer) answers in time.
 	if publisher {
-		se.SetICETimeouts(s.cfg.PublisherTimeout, 2*s.cfg.PublisherTimeout, time.Second)
+		d := s.cfg.PublisherTimeout
+		se.SetICETimeouts(d, d, min(time.Second, d/3))
 	} else {
-		se.SetICETimeouts(s.cfg.ViewerTimeout/3, s.cfg.ViewerTimeout, 2*time.Second)
+		d := s.cfg.ViewerTimeout / 3
+		se.SetICETimeouts(d, s.cfg.ViewerTimeout-d, min(2*time.Second, d/3))
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }

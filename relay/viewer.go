@@ -111,11 +111,12 @@ func (t *viewerTrack) forwarder() *forwarder {
 // start watches the connection and reads RTCP from every sender.
 func (v *viewer) start(senders []*webrtc.RTPSender) {
 	v.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		v.log.Debug("viewer connection", "state", st.String())
 		switch st {
-		case webrtc.PeerConnectionStateConnected:
-			v.log.Debug("viewer connected")
 		case webrtc.PeerConnectionStateFailed:
 			go v.close("connection failed")
+		case webrtc.PeerConnectionStateClosed:
+			go v.close("peer closed the connection") // e.g. the tab was closed
 		}
 	})
 	for i, s := range senders {

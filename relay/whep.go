@@ -37,7 +37,7 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 	}
 	var srcs []*source
 	if err == nil {
-		if srcs = room.liveSources(); len(srcs) == 0 {
+		if srcs = room.liveSources(2 * time.Second); len(srcs) == 0 {
 			err = &httpError{status: http.StatusNotFound, msg: "room is not live yet; retry later", retryAfter: 2}
 		}
 	}

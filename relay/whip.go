@@ -39,6 +39,7 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.newPublisher(room)
+	p.expect = codecs.supportedKinds()
 	answer, err := s.startPublisherPeer(p, offer)
 	if err != nil {
 		p.close("setup failed")

@@ -81,7 +81,7 @@ func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
 			return nil, err
 		}
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		st := &TrackStats{Kind: tr.Kind().String(), Codec: tr.Codec().MimeType, SSRC: uint32(tr.SSRC())}
 		v.mu.Lock()
 		if v.closed {
@@ -89,8 +89,18 @@ func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
 			return
 		}
 		v.tracks[tr.Kind()] = st
-		v.wg.Add(1)
+		v.wg.Add(2)
 		v.mu.Unlock()
+		go func() {
+			// Reading RTCP lets the interceptors see sender reports.
+			defer v.wg.Done()
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := recv.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
 		v.once.Do(func() { close(v.gotTrack) })
 		go func() {
 			defer v.wg.Done()
