@@ -69,8 +69,7 @@ func (s *Service) handleCaptioner(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
-	h, err := s.hub(roomName, lang)
-	if err != nil {
+	if _, err := s.hub(roomName, lang); err != nil { // refuse before the upgrade
 		s.httpError(w, r, err)
 		return
 	}
@@ -84,7 +83,12 @@ func (s *Service) handleCaptioner(w http.ResponseWriter, r *http.Request) {
 	s.startClient(c)
 	defer s.endClient(c)
 	cp := &captioner{info: CaptionerInfo{Session: session, Name: captionerName(r, claims), Via: "ws", Since: serverNow()}, c: c}
-	h.join(cp)
+	h, err := s.attach(roomName, lang, func(h *langHub) { h.joinLocked(cp) })
+	if err != nil {
+		c.close(websocket.CloseTryAgainLater, "try again")
+		<-c.done()
+		return
+	}
 	defer h.leave(session)
 	log.Info("captioner connected", "name", cp.info.Name)
 

@@ -56,18 +56,16 @@ func RunDemo(ctx context.Context, s *Service, room string) error {
 	script := demoScript()
 	demoOrder := []string{"en", "fr", "ar"}
 	hubs := make(map[string]*langHub, len(demoOrder))
+	since := serverNow()
 	for _, l := range demoOrder {
-		h, err := s.hub(room, l)
+		info := CaptionerInfo{Session: "demo-" + l, Name: "demo", Via: "demo", Since: since}
+		h, err := s.attach(room, l, func(h *langHub) { h.seenLocked(info.Session, info) })
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		hubs[l] = h
 	}
 	log := s.log.With("room", room)
-	since := serverNow()
-	for _, l := range demoOrder {
-		hubs[l].seen("demo-"+l, CaptionerInfo{Session: "demo-" + l, Name: "demo", Via: "demo", Since: since})
-	}
 	ticker := time.NewTicker(demoStep)
 	defer ticker.Stop()
 	for line := 0; ; line = (line + 1) % len(script["en"]) {

@@ -47,6 +47,7 @@ type langHub struct {
 	ingest   map[string]*ingestState
 	backlog  *outMsg // cached; nil after a change
 	dirty    bool    // viewers changed since the last status
+	joins    uint64  // captioners ever joined, to order the list
 
 	cuesTotal uint64
 	lastCue   time.Time
@@ -63,6 +64,7 @@ type captioner struct {
 	info     CaptionerInfo
 	c        *client
 	lastSeen time.Time
+	order    uint64 // join order, for a stable list
 }
 
 func newLangHub(r *room, lang string) *langHub {
@@ -340,11 +342,15 @@ func (h *langHub) backlogLocked() outMsg {
 	return m
 }
 
-// subscribe adds c as a viewer: it gets the backlog, then the current
+// emptyLocked reports whether the hub holds nothing and nobody.
+func (h *langHub) emptyLocked() bool {
+	return len(h.subs) == 0 && len(h.caps) == 0 && len(h.cues) == 0 && h.inflight == 0 &&
+		len(h.ingest) == 0 && h.partial == nil && h.deferred == nil && h.nextSeq == 1
+}
+
+// subscribeLocked adds c as a viewer: it gets the backlog, then the current
 // partial, then every live message, in that order.
-func (h *langHub) subscribe(c *client) enqueueResult {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *langHub) subscribeLocked(c *client) enqueueResult {
 	res := c.enqueue(h.backlogLocked())
 	if res.slow || res.closed {
 		return res
@@ -366,10 +372,10 @@ func (h *langHub) unsubscribe(c *client) {
 	}
 }
 
-// join registers a captioner and tells every captioner of the language.
-func (h *langHub) join(cp *captioner) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// joinLocked registers a captioner and tells every captioner of the language.
+func (h *langHub) joinLocked(cp *captioner) {
+	h.joins++
+	cp.order = h.joins
 	h.caps[cp.info.Session] = cp
 	h.sendStatusLocked()
 }
@@ -387,12 +393,17 @@ func (h *langHub) leave(session string) {
 func (h *langHub) seen(session string, info CaptionerInfo) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.seenLocked(session, info)
+}
+
+func (h *langHub) seenLocked(session string, info CaptionerInfo) {
 	now := time.Now()
 	if cp, ok := h.caps[session]; ok {
 		cp.lastSeen = now
 		return
 	}
-	h.caps[session] = &captioner{info: info, lastSeen: now}
+	h.joins++
+	h.caps[session] = &captioner{info: info, lastSeen: now, order: h.joins}
 	h.sendStatusLocked()
 }
 
@@ -413,17 +424,16 @@ func (h *langHub) tick(now time.Time, idle time.Duration) {
 }
 
 func (h *langHub) captionersLocked() []CaptionerInfo {
-	list := make([]CaptionerInfo, 0, len(h.caps))
+	list := make([]*captioner, 0, len(h.caps))
 	for _, cp := range h.caps {
-		list = append(list, cp.info)
+		list = append(list, cp)
 	}
-	sort.Slice(list, func(i, j int) bool {
-		if !list[i].Since.Equal(list[j].Since) {
-			return list[i].Since.Before(list[j].Since)
-		}
-		return list[i].Session < list[j].Session
-	})
-	return list
+	sort.Slice(list, func(i, j int) bool { return list[i].order < list[j].order })
+	out := make([]CaptionerInfo, len(list))
+	for i, cp := range list {
+		out[i] = cp.info
+	}
+	return out
 }
 
 // sendStatusLocked tells each WebSocket captioner who else holds the

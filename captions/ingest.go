@@ -256,14 +256,14 @@ func (s *Service) handleYouTube(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
-	h, err := s.hub(roomName, lang)
+	src := sourceOf(styleYouTube, token, claims)
+	h, err := s.attach(roomName, lang, func(h *langHub) { h.seenLocked(src.Session, src) })
 	if err != nil {
 		s.httpError(w, r, err)
 		return
 	}
-	src := sourceOf(styleYouTube, token, claims)
 	if len(cues) == 0 {
-		h.seen(src.Session, src) // heartbeat
+		// A heartbeat: the source is marked alive, nothing else.
 	} else if dup, err := h.store(ingestPost{style: styleYouTube, seq: seq, cues: cues, source: src}); err != nil {
 		s.httpError(w, r, err)
 		return
@@ -303,14 +303,14 @@ func (s *Service) handleZoom(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
-	h, err := s.hub(roomName, lang)
+	src := sourceOf(styleZoom, token, claims)
+	h, err := s.attach(roomName, lang, func(h *langHub) { h.seenLocked(src.Session, src) })
 	if err != nil {
 		s.httpError(w, r, err)
 		return
 	}
-	src := sourceOf(styleZoom, token, claims)
 	if strings.TrimSpace(body) == "" {
-		h.seen(src.Session, src) // heartbeat
+		// A heartbeat: the source is marked alive, nothing else.
 	} else if dup, err := h.store(ingestPost{style: styleZoom, seq: seq, zoom: body, source: src}); err != nil {
 		s.httpError(w, r, err)
 		return

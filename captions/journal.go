@@ -66,6 +66,7 @@ type journal struct {
 	mu      sync.Mutex
 	queue   []jentry
 	closing bool
+	used    bool  // something was appended: the room has durable state
 	err     error // sticky: once a write failed, every append fails
 
 	wake chan struct{}
@@ -149,6 +150,7 @@ func (j *journal) load() ([]record, error) {
 		return nil, fmt.Errorf("seek %s: %w", j.path, err)
 	}
 	j.f = f
+	j.used = true
 	j.log.Debug("journal loaded", "path", j.path, "records", len(recs), "skipped", skipped)
 	return recs, nil
 }
@@ -201,6 +203,7 @@ func (j *journal) append(rec record, done func(error)) error {
 	if j.err != nil {
 		return fmt.Errorf("%w: %w", ErrJournalClosed, j.err)
 	}
+	j.used = true
 	j.queue = append(j.queue, jentry{line: line, done: done})
 	select {
 	case j.wake <- struct{}{}:
@@ -269,6 +272,13 @@ func (j *journal) write(b []byte) error {
 		return fmt.Errorf("fsync journal: %w", err)
 	}
 	return nil
+}
+
+// inUse reports whether the journal has (or will have) a record.
+func (j *journal) inUse() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.used
 }
 
 // syncDir makes a new file's directory entry durable.

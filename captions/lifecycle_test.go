@@ -94,3 +94,36 @@ func TestCloseEndsEverything(t *testing.T) {
 	e.srv.Close()
 	e.svc = nil
 }
+
+// TestEmptyRoomsCollected: rooms that only ever had viewers are forgotten
+// once empty, so unauthenticated viewers cannot exhaust MaxRooms.
+func TestEmptyRoomsCollected(t *testing.T) {
+	e := newEnv(t, "", func(c *Config) { c.MaxRooms = 2 })
+	keep := e.viewer("watched", "en")
+	keep.readType(typeBacklog)
+	ghost := e.viewer("ghost", "en")
+	ghost.readType(typeBacklog)
+	if _, resp, err := e.dial("/captions/third/ws", url.Values{"lang": {"en"}}); err == nil || resp.StatusCode != 429 {
+		t.Fatalf("third room over MaxRooms: %v %v", resp, err)
+	}
+	ghost.conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.svc.existingRoom("ghost") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("empty room not collected")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e.svc.existingRoom("watched") == nil {
+		t.Fatal("a room with a viewer was collected")
+	}
+	v := e.viewer("third", "en")
+	v.readType(typeBacklog)
+	cp := e.captioner("third", "en")
+	if a := cp.final("still works", ""); a.Seq != 1 {
+		t.Fatalf("ack %+v", a)
+	}
+	if m := v.read(); m.Text != "still works" {
+		t.Fatalf("viewer of a room created after a collection: %+v", m)
+	}
+}

@@ -21,6 +21,42 @@ type room struct {
 	mu    sync.Mutex
 	langs map[string]*langHub
 	start time.Time // session start: the earliest cue's start; zero before the first cue
+	dead  bool      // collected: removed from the service, journal closed
+}
+
+// collectable marks the room dead if it never stored anything and nobody
+// uses it: viewers of rooms that never get captions must not pin them
+// forever (anyone may open a viewer socket). Lock order is langHub before
+// room, so the hubs are only tried.
+func (r *room) collectable() bool {
+	if r.j.inUse() {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var locked []*langHub
+	defer func() {
+		for _, h := range locked {
+			h.mu.Unlock()
+		}
+	}()
+	for _, h := range r.langs {
+		if !h.mu.TryLock() {
+			return false
+		}
+		locked = append(locked, h)
+		if !h.emptyLocked() {
+			return false
+		}
+	}
+	r.dead = true
+	return true
+}
+
+func (r *room) isDead() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dead
 }
 
 // hub returns the language's hub, creating it if needed. Lock order: a

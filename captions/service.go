@@ -221,6 +221,45 @@ func (s *Service) room(name string) (*room, error) {
 	return r, nil
 }
 
+// attach finds (or creates) the hub of (room, lang) and runs fn with the
+// hub locked, unless the room was just collected, in which case it tries
+// again with the room's successor. fn must make the hub non-empty (a viewer,
+// a captioner) so that it is not collected in turn.
+func (s *Service) attach(roomName, lang string, fn func(h *langHub)) (*langHub, error) {
+	for range 3 {
+		h, err := s.hub(roomName, lang)
+		if err != nil {
+			return nil, err
+		}
+		h.mu.Lock()
+		if !h.room.isDead() {
+			fn(h)
+			h.mu.Unlock()
+			return h, nil
+		}
+		h.mu.Unlock()
+	}
+	return nil, fmt.Errorf("room %s: %w", roomName, ErrBusy)
+}
+
+// collect forgets rooms that never stored anything and have nobody in them.
+func (s *Service) collect() {
+	s.mu.Lock()
+	var dead []*room
+	for name, r := range s.rooms {
+		if r.collectable() {
+			delete(s.rooms, name)
+			dead = append(dead, r)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range dead {
+		if err := r.j.close(); err != nil {
+			s.log.Warn("captions: closing the journal of an empty room", "room", r.name, "err", err)
+		}
+	}
+}
+
 // existingRoom returns the room or nil, without creating it.
 func (s *Service) existingRoom(name string) *room {
 	s.mu.Lock()
@@ -306,6 +345,7 @@ func (s *Service) statusLoop() {
 					h.tick(now, s.cfg.IngestIdle)
 				}
 			}
+			s.collect()
 		}
 	}
 }

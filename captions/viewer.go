@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/relay-av/relay/internal/auth"
 )
 
@@ -44,14 +46,11 @@ func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
-	hubs := make([]*langHub, 0, len(langs))
 	for _, l := range langs {
-		h, err := s.hub(roomName, l)
-		if err != nil {
+		if _, err := s.hub(roomName, l); err != nil { // refuse before the upgrade
 			s.httpError(w, r, err)
 			return
 		}
-		hubs = append(hubs, h)
 	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -62,11 +61,17 @@ func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 	c := newClient(conn, session, log, s.limits())
 	s.startClient(c)
 	defer s.endClient(c)
-	for _, h := range hubs {
-		if res := h.subscribe(c); res.slow || res.closed {
+	for _, l := range langs {
+		var res enqueueResult
+		h, err := s.attach(roomName, l, func(h *langHub) { res = h.subscribeLocked(c) })
+		if err != nil {
+			c.close(websocket.CloseTryAgainLater, "try again")
 			break
 		}
 		defer h.unsubscribe(c)
+		if res.slow || res.closed {
+			break
+		}
 	}
 	log.Debug("caption viewer connected", "lang", langs)
 
