@@ -275,11 +275,7 @@ func (h *langHub) correctDone(seq uint64, text string, ack ackFunc, err error) {
 		if i := h.find(seq); i >= 0 {
 			h.cues[i].Text = text
 			h.backlog = nil
-			c := h.cues[i]
-			if i+1 < len(h.cues) {
-				c.End = h.cues[i+1].Start
-			}
-			m := h.encode(wireCue(c), kindMust)
+			m := h.encode(wireCue(h.withEndLocked(i)), kindMust)
 			m.at = time.Now()
 			h.broadcastLocked(m)
 		}
@@ -321,6 +317,16 @@ func (h *langHub) broadcastLocked(m outMsg) {
 	}
 }
 
+// withEndLocked returns final i ending where the next final starts (if that
+// is later: ingest timestamps may arrive out of order).
+func (h *langHub) withEndLocked(i int) Cue {
+	c := h.cues[i]
+	if i+1 < len(h.cues) && h.cues[i+1].Start.After(c.Start) {
+		c.End = h.cues[i+1].Start
+	}
+	return c
+}
+
 // backlogLocked returns the backlog message: the recent finals, each ending
 // where the next begins (the newest has no end).
 func (h *langHub) backlogLocked() outMsg {
@@ -331,11 +337,7 @@ func (h *langHub) backlogLocked() outMsg {
 	from := max(0, len(h.cues)-n)
 	msg := backlogMsg{Type: typeBacklog, Lang: h.lang, Cues: make([]cueMsg, 0, len(h.cues)-from)}
 	for i := from; i < len(h.cues); i++ {
-		c := h.cues[i]
-		if i+1 < len(h.cues) {
-			c.End = h.cues[i+1].Start
-		}
-		msg.Cues = append(msg.Cues, wireCue(c))
+		msg.Cues = append(msg.Cues, wireCue(h.withEndLocked(i)))
 	}
 	m := h.encode(msg, kindMust)
 	h.backlog = &m
