@@ -2,6 +2,7 @@
 //
 //	relay [serve] [flags]          run the relay (the default)
 //	relay token --room R --role X  print a signed token for RELAY_SECRET
+//	relay load --viewers N ...     load a relay with pion viewers and report
 package main
 
 import (
@@ -21,10 +22,12 @@ func main() {
 		err = runServe(args)
 	case "token":
 		err = runToken(args, os.Stdout)
+	case "load":
+		err = runLoad(args, os.Stdout, os.Stderr)
 	case "help":
-		fmt.Println("usage: relay [serve|token] [flags]; relay CMD -h for flags")
+		fmt.Println("usage: relay [serve|token|load] [flags]; relay CMD -h for flags")
 	default:
-		err = fmt.Errorf("unknown command %q (want serve or token)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, token or load)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relay:", err)

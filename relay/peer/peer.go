@@ -23,8 +23,9 @@ type Options struct {
 	// Loopback keeps ICE on 127.0.0.1 only: no other address is gathered
 	// or tried. Tests and load runs set it.
 	Loopback bool
-	// UDPMux, when set, carries every peer's ICE traffic on one socket
-	// (the load tool shares one among hundreds of viewers).
+	// UDPMux, when set, carries the peer's ICE traffic on a socket the
+	// caller owns (tests close it to make a peer vanish). One mux serves one
+	// peer per relay: the relay tells peers apart by address.
 	UDPMux ice.UDPMux
 	// Client does the HTTP requests; nil means http.DefaultClient.
 	Client *http.Client
