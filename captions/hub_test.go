@@ -1,8 +1,10 @@
 package captions
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,5 +295,50 @@ func TestAbuseCloses(t *testing.T) {
 	}
 	if !sawRateError {
 		t.Fatal("no rate-limit error before the close")
+	}
+}
+
+// TestOrderFinalsThenPartials: a partial sent right after a final (before
+// its ack) reaches viewers after that final, never before; delivery is
+// observed for every final.
+func TestOrderFinalsThenPartials(t *testing.T) {
+	var observed atomic.Int64
+	e := newEnv(t, "", func(c *Config) {
+		c.ObserveDelivery = func(time.Duration) { observed.Add(1) }
+		c.CaptionerRate, c.CaptionerBurst = 1000, 1000
+	})
+	v := e.viewer("r1", "en")
+	v.readType(typeBacklog)
+	cp := e.captioner("r1", "en")
+	const n = 20
+	for i := range n {
+		cp.send(map[string]any{"type": "final", "text": fmt.Sprint("final ", i)})
+		cp.send(map[string]any{"type": "partial", "text": fmt.Sprint("partial after ", i)})
+	}
+	var lastFinal uint64
+	for lastFinal < n {
+		m := v.read()
+		if m.Final {
+			if m.Seq != lastFinal+1 {
+				t.Fatalf("final %d after final %d", m.Seq, lastFinal)
+			}
+			lastFinal = m.Seq
+			continue
+		}
+		if m.Seq <= lastFinal {
+			t.Fatalf("partial of seq %d after final %d: %+v", m.Seq, lastFinal, m)
+		}
+	}
+	for i := 0; i < n; {
+		if cp.readNot(typeStatus).Type == typeAck {
+			i++
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for observed.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := observed.Load(); got != n {
+		t.Fatalf("ObserveDelivery called %d times, want %d", got, n)
 	}
 }
