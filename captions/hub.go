@@ -318,10 +318,10 @@ func (h *langHub) broadcastLocked(m outMsg) {
 }
 
 // withEndLocked returns final i ending where the next final starts (if that
-// is later: ingest timestamps may arrive out of order).
+// is not earlier: ingest timestamps may arrive out of order).
 func (h *langHub) withEndLocked(i int) Cue {
 	c := h.cues[i]
-	if i+1 < len(h.cues) && h.cues[i+1].Start.After(c.Start) {
+	if i+1 < len(h.cues) && !h.cues[i+1].Start.Before(c.Start) {
 		c.End = h.cues[i+1].Start
 	}
 	return c
@@ -372,106 +372,6 @@ func (h *langHub) unsubscribe(c *client) {
 		delete(h.subs, c)
 		h.dirty = true
 	}
-}
-
-// joinLocked registers a captioner and tells every captioner of the language.
-func (h *langHub) joinLocked(cp *captioner) {
-	h.joins++
-	cp.order = h.joins
-	h.caps[cp.info.Session] = cp
-	h.sendStatusLocked()
-}
-
-func (h *langHub) leave(session string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.caps[session]; ok {
-		delete(h.caps, session)
-		h.sendStatusLocked()
-	}
-}
-
-// seen marks an HTTP ingest source alive; it joins the captioner list.
-func (h *langHub) seen(session string, info CaptionerInfo) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.seenLocked(session, info)
-}
-
-func (h *langHub) seenLocked(session string, info CaptionerInfo) {
-	now := time.Now()
-	if cp, ok := h.caps[session]; ok {
-		cp.lastSeen = now
-		return
-	}
-	h.joins++
-	h.caps[session] = &captioner{info: info, lastSeen: now, order: h.joins}
-	h.sendStatusLocked()
-}
-
-// tick sends a status if viewers changed, and forgets HTTP ingest sources
-// quiet for longer than idle.
-func (h *langHub) tick(now time.Time, idle time.Duration) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s, cp := range h.caps {
-		if cp.c == nil && now.Sub(cp.lastSeen) > idle {
-			delete(h.caps, s)
-			h.dirty = true
-		}
-	}
-	if h.dirty {
-		h.sendStatusLocked()
-	}
-}
-
-func (h *langHub) captionersLocked() []CaptionerInfo {
-	list := make([]*captioner, 0, len(h.caps))
-	for _, cp := range h.caps {
-		list = append(list, cp)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].order < list[j].order })
-	out := make([]CaptionerInfo, len(list))
-	for i, cp := range list {
-		out[i] = cp.info
-	}
-	return out
-}
-
-// sendStatusLocked tells each WebSocket captioner who else holds the
-// language and how many viewers watch it.
-func (h *langHub) sendStatusLocked() {
-	h.dirty = false
-	st := statusMsg{Type: typeStatus, Lang: h.lang, Viewers: len(h.subs), Captioners: h.captionersLocked(), Seq: h.nextSeq - 1}
-	for _, cp := range h.caps {
-		if cp.c == nil {
-			continue
-		}
-		st.You = cp.info.Session
-		cp.c.enqueue(h.encode(st, kindStatus))
-	}
-}
-
-// LangStats is a snapshot of one language of a room.
-type LangStats struct {
-	Lang       string            `json:"lang"`
-	Viewers    int               `json:"viewers"`
-	Captioners []CaptionerInfo   `json:"captioners"`
-	Cues       uint64            `json:"cues"`
-	LastSeq    uint64            `json:"lastSeq"`
-	LastCue    time.Time         `json:"lastCue,omitzero"`
-	Dropped    map[string]uint64 `json:"dropped"` // "partial": partials dropped; "slow": viewers disconnected
-}
-
-func (h *langHub) stats() LangStats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	st := LangStats{Lang: h.lang, Viewers: len(h.subs), Captioners: h.captionersLocked(),
-		Cues: h.cuesTotal, LastSeq: h.nextSeq - 1, LastCue: h.lastCue, Dropped: make(map[string]uint64, len(h.dropped))}
-	for k, v := range h.dropped {
-		st.Dropped[k] = v
-	}
-	return st
 }
 
 // transcript returns a copy of every final of the session.

@@ -382,35 +382,6 @@ func (s *Service) closeJournals() error {
 	return errors.Join(errs...)
 }
 
-// RoomStats is a snapshot of one room's captions for the lobby and monitor.
-type RoomStats struct {
-	Room      string      `json:"room"`
-	Languages []LangStats `json:"languages"`
-}
-
-// Rooms returns a snapshot of every room with caption state, with the
-// languages declared in room config listed even before their first cue.
-func (s *Service) Rooms() []RoomStats {
-	var out []RoomStats
-	for _, r := range s.allRooms() {
-		rs := RoomStats{Room: r.name}
-		seen := map[string]bool{}
-		for _, h := range r.hubs() {
-			rs.Languages = append(rs.Languages, h.stats())
-			seen[h.lang] = true
-		}
-		for _, l := range s.declared(r.name) {
-			if !seen[l] {
-				seen[l] = true
-				rs.Languages = append(rs.Languages, LangStats{Lang: l, Captioners: []CaptionerInfo{}, Dropped: map[string]uint64{}})
-			}
-		}
-		sort.Slice(rs.Languages, func(i, j int) bool { return rs.Languages[i].Lang < rs.Languages[j].Lang })
-		out = append(out, rs)
-	}
-	return out
-}
-
 // declared returns the room's configured languages in canonical form.
 func (s *Service) declared(room string) []string {
 	if s.cfg.Languages == nil {
