@@ -73,6 +73,7 @@ type serveConfig struct {
 	LogFormat string
 	LogLevel  string
 	Shutdown  time.Duration
+	DebugAddr string
 }
 
 // bindIP is the IP --addr names, or nil for every interface.

@@ -135,6 +135,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	// by address once ICE is done, so peers cannot share one.
 	opts := peer.Options{Loopback: true}
 
+	pid := ""
+	if cfg.PID > 0 {
+		pid = strconv.Itoa(cfg.PID)
+	}
+	// The relay's memory before any of our peers exist is the baseline for
+	// memory per viewer.
+	srvStart, _ := sampleOr(pid)
+
 	sent := newSendTimes(4096)
 	pub, err := peer.Publish(ctx, peer.PublishConfig{
 		URL: base + "/whip/" + cfg.Room, Token: cfg.Token, Clip: cfg.Clip, Options: opts,
@@ -228,10 +236,6 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	time.Sleep(cfg.Settle)
 
 	// Measured window.
-	pid := ""
-	if cfg.PID > 0 {
-		pid = strconv.Itoa(cfg.PID)
-	}
 	srvA, srvErr := sampleOr(pid)
 	selfA, _ := readProc("self")
 	machA, _ := readMachine()
@@ -310,9 +314,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		sum.ServerCores = cores(srvA, srvB)
 		if sum.ViewersOK > 0 {
 			sum.ServerMsPerViewerS = sum.ServerCores * 1000 / float64(sum.ViewersOK)
-			sum.ServerKBPerViewer = float64(peakRSS-srvA.rss) / 1024 / float64(sum.ViewersOK)
+			sum.ServerKBPerViewer = float64(peakRSS-srvStart.rss) / 1024 / float64(sum.ViewersOK)
 		}
-		sum.ServerRSSStartMB = float64(srvA.rss) / (1 << 20)
+		sum.ServerRSSStartMB = float64(srvStart.rss) / (1 << 20)
 		sum.ServerRSSPeakMB = float64(peakRSS) / (1 << 20)
 	}
 	sum.Valid = true
