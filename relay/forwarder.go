@@ -131,3 +131,12 @@ func (f *forwarder) senderClock(now time.Time) (uint32, bool) {
 	elapsed := min(max(now.UnixNano()-at, 0), int64(time.Hour))
 	return ts + uint32(elapsed*int64(f.clockRate)/int64(time.Second)), true
 }
+
+func (f *forwarder) addTo(st *KindStats) {
+	st.ForwardedPackets += f.packets.Load()
+	st.ForwardedBytes += f.bytes.Load()
+	st.NACKed += f.nacked.Load()
+	st.NACKMisses += f.nackMiss.Load()
+	st.WaitKeyframeDrops += f.waitDrops.Load()
+	st.WriteErrors += f.errors.Load()
+}

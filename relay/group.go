@@ -20,9 +20,13 @@ type trackGroup struct {
 	fanMu   sync.Mutex
 	current atomic.Pointer[source]
 
-	mu    sync.Mutex // guards codec and changes to fwd
-	codec webrtc.RTPCodecCapability
-	fwd   atomic.Pointer[[]*forwarder] // copy on write; read without a lock
+	mu      sync.Mutex // guards codec, changes to fwd, sources and retired
+	codec   webrtc.RTPCodecCapability
+	fwd     atomic.Pointer[[]*forwarder] // copy on write; read without a lock
+	sources []*source                    // attached and still running
+	// retired holds the counts of forwarders and sources that are gone, so
+	// the group's totals never go down when viewers or publishers leave.
+	retired KindStats
 }
 
 func newTrackGroup(kind webrtc.RTPCodecType) *trackGroup {
@@ -53,6 +57,7 @@ func (g *trackGroup) attach(s *source) (stale []*forwarder) {
 		g.fwd.Store(&[]*forwarder{})
 	}
 	g.codec = s.codec
+	g.sources = append(g.sources, s)
 	g.current.Store(s)
 	if len(*g.fwd.Load()) > 0 {
 		s.requestKeyframe()
@@ -93,6 +98,34 @@ func (g *trackGroup) remove(f *forwarder) {
 	fs = append(fs, old[:i]...)
 	fs = append(fs, old[i+1:]...)
 	g.fwd.Store(&fs)
+	f.addTo(&g.retired)
+}
+
+// retire moves a finished source's counts into the group's totals.
+func (g *trackGroup) retire(s *source) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if i := slices.Index(g.sources, s); i >= 0 {
+		g.sources = slices.Delete(g.sources, i, i+1)
+		s.addTo(&g.retired)
+	}
+}
+
+// stats totals the group: retired counts plus every live forwarder and
+// source, read under the lock that moves counts into retired.
+func (g *trackGroup) stats() KindStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.retired
+	for _, f := range *g.fwd.Load() {
+		f.addTo(&st)
+	}
+	for _, s := range g.sources {
+		s.addTo(&st)
+	}
+	st.Viewers = len(*g.fwd.Load())
+	st.Codec = g.codec.MimeType
+	return st
 }
 
 func (g *trackGroup) viewers() int { return len(*g.fwd.Load()) }

@@ -81,6 +81,7 @@ func newSource(p sourceParams) *source {
 // run reads until r fails (the publisher went away or was replaced).
 func (s *source) run(r packetReader) {
 	defer close(s.done)
+	defer s.group.retire(s)
 	defer s.stopWorkers()
 	defer s.keyframes.close()
 	buf := make([]byte, maxPacketSize+1)
@@ -163,4 +164,12 @@ func (s *source) requestKeyframe() {
 	if s.kind == webrtc.RTPCodecTypeVideo {
 		s.keyframes.request()
 	}
+}
+
+func (s *source) addTo(st *KindStats) {
+	st.IngestPackets += s.packets.Load()
+	st.IngestBytes += s.bytes.Load()
+	st.Keyframes += s.keyCount.Load()
+	st.PLIs += s.keyframes.count()
+	st.Malformed += s.malformed.Load()
 }

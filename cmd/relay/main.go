@@ -3,6 +3,7 @@
 //	relay [serve] [flags]          run the relay (the default)
 //	relay token --room R --role X  print a signed token for RELAY_SECRET
 //	relay load --viewers N ...     load a relay with pion viewers and report
+//	relay captions replay ...      push a subtitle file to a room as a captioner
 package main
 
 import (
@@ -22,12 +23,14 @@ func main() {
 		err = runServe(args)
 	case "token":
 		err = runToken(args, os.Stdout)
+	case "captions":
+		err = runCaptions(args)
 	case "load":
 		err = runLoad(args, os.Stdout, os.Stderr)
 	case "help":
-		fmt.Println("usage: relay [serve|token|load] [flags]; relay CMD -h for flags")
+		fmt.Println("usage: relay [serve|token|load|captions replay] [flags]; relay CMD -h for flags")
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, token or load)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, token, load or captions)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relay:", err)

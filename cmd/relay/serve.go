@@ -199,9 +199,17 @@ func runDemo(ctx context.Context, sfu *relay.Server, capSvc *captions.Service, l
 		log.Error("demo clip", "err", err)
 		return
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := captions.RunDemo(ctx, capSvc, "demo"); err != nil && ctx.Err() == nil {
+			log.Error("demo captions", "err", err)
+		}
+	}()
 	if err := sfu.PublishClip(ctx, "demo", c); err != nil {
 		log.Error("demo clip", "err", err)
 	}
+	<-done
 }
 
 func printWelcome(out io.Writer, addr net.Addr, a *auth.Authority, devSecret, demo bool) {
