@@ -59,6 +59,10 @@ type Config struct {
 	PublisherTimeout time.Duration
 	// ViewerTimeout is how long a silent viewer is kept; 0 means 15 s.
 	ViewerTimeout time.Duration
+
+	// ObserveRequest, when set, is told the outcome of every WHIP and WHEP
+	// request: endpoint is "whip" or "whep", method the HTTP method.
+	ObserveRequest func(endpoint, method string, status int)
 }
 
 // Server owns the rooms and the WebRTC machinery.
@@ -215,14 +219,36 @@ func (s *Server) newAPI(publisher bool) (*webrtc.API, error) {
 
 // Register adds the WHIP and WHEP routes to mux.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /whip/{room}", s.handleWHIPPost)
+	mux.HandleFunc("POST /whip/{room}", s.observed("whip", s.handleWHIPPost))
 	mux.HandleFunc("OPTIONS /whip/{room}", s.handleOptions)
-	mux.HandleFunc("DELETE /whip/{room}/{id}", s.handleWHIPDelete)
-	mux.HandleFunc("PATCH /whip/{room}/{id}", s.handleNoTrickle)
-	mux.HandleFunc("POST /whep/{room}", s.handleWHEPPost)
+	mux.HandleFunc("DELETE /whip/{room}/{id}", s.observed("whip", s.handleWHIPDelete))
+	mux.HandleFunc("PATCH /whip/{room}/{id}", s.observed("whip", s.handleNoTrickle))
+	mux.HandleFunc("POST /whep/{room}", s.observed("whep", s.handleWHEPPost))
 	mux.HandleFunc("OPTIONS /whep/{room}", s.handleOptions)
-	mux.HandleFunc("DELETE /whep/{room}/{id}", s.handleWHEPDelete)
-	mux.HandleFunc("PATCH /whep/{room}/{id}", s.handleNoTrickle)
+	mux.HandleFunc("DELETE /whep/{room}/{id}", s.observed("whep", s.handleWHEPDelete))
+	mux.HandleFunc("PATCH /whep/{room}/{id}", s.observed("whep", s.handleNoTrickle))
+}
+
+// observed reports each request's status to Config.ObserveRequest.
+func (s *Server) observed(endpoint string, h http.HandlerFunc) http.HandlerFunc {
+	if s.cfg.ObserveRequest == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		s.cfg.ObserveRequest(endpoint, r.Method, sw.status)
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // Close ends every session and releases the ports.
