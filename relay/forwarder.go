@@ -28,6 +28,12 @@ type forwarder struct {
 	lastSeq  uint16
 	lastTS   uint32
 	sent     bool
+	catching bool   // sending the GOP from history to a new viewer
+	cursor   uint16 // next history packet to send while catching up
+	syncSeq  uint16 // the live packet when catch-up began
+	syncTS   uint32
+	tokens   int   // catch-up pacing
+	refilled int64 // when tokens were last added, unix nanoseconds
 
 	// Shared with the viewer's RTCP goroutine.
 	mapping   atomic.Pointer[seqMapping]
@@ -48,6 +54,11 @@ type seqMapping struct {
 	startSeq uint16
 	seqOff   uint16
 	tsOff    uint32
+	// compress marks a catch-up start: packets before syncSeq were sent
+	// with squeezed timestamps (see compressTS).
+	compress bool
+	syncSeq  uint16
+	syncTS   uint32
 }
 
 func newForwarder(v *viewer, w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, clockRate uint32) *forwarder {
@@ -59,12 +70,17 @@ func newForwarder(v *viewer, w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, c
 // write forwards p from s. It allocates nothing and takes no lock.
 func (f *forwarder) write(p *packet, s *source) {
 	if s.id != f.srcID {
-		// New viewer, or the publisher was replaced: start on a keyframe and
-		// continue our sequence and timeline from where they were.
 		if !p.keyStart {
+			// A new viewer joining mid-GOP starts from the GOP's keyframe in
+			// the shared history instead of waiting for the next one.
+			if !f.sent && f.startCatchUp(p, s) {
+				return
+			}
 			f.waitDrops.Add(1)
 			return
 		}
+		// New viewer on a keyframe, or the publisher was replaced: continue
+		// our sequence and timeline from where they were.
 		if f.sent {
 			elapsed := min(max(p.at-f.lastAt.Load(), 0), int64(time.Hour))
 			step := uint32(max(1, elapsed*int64(f.clockRate)/int64(time.Second)))
@@ -73,12 +89,88 @@ func (f *forwarder) write(p *packet, s *source) {
 		} else {
 			f.seqOff, f.tsOff = 0, 0
 		}
-		f.srcID, f.startSeq = s.id, p.seq
-		f.mapping.Store(&seqMapping{src: s, startSeq: p.seq, seqOff: f.seqOff, tsOff: f.tsOff})
+		f.srcID, f.startSeq, f.catching = s.id, p.seq, false
+		f.mapping.Store(&seqMapping{src: s, startSeq: p.seq, seqOff: f.seqOff, tsOff: f.tsOff, syncSeq: p.seq})
+	} else if f.catching {
+		f.catchUp(p, s)
+		return
 	} else if int16(p.seq-f.startSeq) < 0 {
 		return // older than where this viewer started
 	}
-	seq, ts := p.seq+f.seqOff, p.ts+f.tsOff
+	f.send(p, p.seq+f.seqOff, p.ts+f.tsOff)
+}
+
+// Catch-up pacing: a token bucket refilled by packet arrival times. At
+// 3000 packets/s a 2 s GOP of a 1.6 Mbit/s stream is replayed in a few
+// hundred milliseconds, while bursts stay well under a socket's receive
+// buffer (live frames arrive as bursts, so pacing per live packet is not
+// pacing at all).
+const (
+	catchUpRate  = 3000 // packets per second
+	catchUpBurst = 48   // packets
+)
+
+// catchUpCompress is how much catch-up frames' timestamps are squeezed: the
+// player sees them as a short fast-forward, then live frames at their real
+// pace, so its jitter buffer does not settle a whole GOP behind live.
+const catchUpCompress = 16
+
+// startCatchUp begins sending the current GOP from the history, when it is
+// all still there. Only for a viewer that has never been sent anything.
+func (f *forwarder) startCatchUp(p *packet, s *source) bool {
+	if !s.gopValid || s.kind != webrtc.RTPCodecTypeVideo {
+		return false
+	}
+	gop := s.gopStart
+	span := int(uint16(p.seq - gop))
+	if int16(p.seq-gop) <= 0 || span >= len(s.hist.slots)-64 {
+		return false
+	}
+	if k := &s.hist.slots[int(gop)%len(s.hist.slots)]; !k.valid || k.seq != gop || !k.keyStart {
+		return false
+	}
+	f.srcID, f.startSeq, f.seqOff, f.tsOff = s.id, gop, 0, 0
+	f.catching, f.cursor, f.syncSeq, f.syncTS = true, gop, p.seq, p.ts
+	f.tokens, f.refilled = catchUpBurst, p.at
+	f.mapping.Store(&seqMapping{src: s, startSeq: gop, syncSeq: p.seq, syncTS: p.ts, compress: true})
+	f.catchUp(p, s)
+	return true
+}
+
+// catchUp sends what the token bucket allows from the history cursor, up to
+// and including the live packet p; when p is sent the viewer is live.
+func (f *forwarder) catchUp(p *packet, s *source) {
+	if d := p.at - f.refilled; d > 0 {
+		f.tokens = min(catchUpBurst, f.tokens+int(d*catchUpRate/int64(time.Second)))
+		if f.tokens > 0 {
+			f.refilled = p.at
+		}
+	}
+	slots := s.hist.slots
+	for ; f.tokens > 0 && int16(p.seq-f.cursor) >= 0; f.cursor++ {
+		h := &slots[int(f.cursor)%len(slots)]
+		if !h.valid || h.seq != f.cursor {
+			continue // lost on the way in; the viewer may NACK it
+		}
+		f.send(h, h.seq, compressTS(h.seq, h.ts, f.syncSeq, f.syncTS))
+		f.tokens--
+	}
+	if int16(f.cursor-p.seq) > 0 {
+		f.catching = false
+	}
+}
+
+// compressTS maps a catch-up packet's timestamp: packets before the sync
+// point (the live packet when the viewer joined) are squeezed towards it.
+func compressTS(seq uint16, ts uint32, syncSeq uint16, syncTS uint32) uint32 {
+	if int16(seq-syncSeq) >= 0 {
+		return ts
+	}
+	return syncTS - (syncTS-ts)/catchUpCompress
+}
+
+// send writes one packet with the viewer's sequence number and timestamp.
+func (f *forwarder) send(p *packet, seq uint16, ts uint32) {
 	f.hdr.SequenceNumber, f.hdr.Timestamp = seq, ts
 	f.hdr.Marker, f.hdr.Padding = p.marker, p.padding
 	if _, err := f.writer.WriteRTP(&f.hdr, p.payload()); err != nil {
@@ -111,8 +203,12 @@ func (f *forwarder) resend(seq uint16, scratch *packet, hdr *rtp.Header) {
 		f.nackMiss.Add(1)
 		return
 	}
+	ts := scratch.ts + m.tsOff
+	if m.compress {
+		ts = compressTS(srcSeq, scratch.ts, m.syncSeq, m.syncTS)
+	}
 	*hdr = rtp.Header{Version: 2, PayloadType: f.pt, SSRC: f.ssrc, SequenceNumber: seq,
-		Timestamp: scratch.ts + m.tsOff, Marker: scratch.marker, Padding: scratch.padding}
+		Timestamp: ts, Marker: scratch.marker, Padding: scratch.padding}
 	if _, err := f.writer.WriteRTP(hdr, scratch.payload()); err != nil {
 		f.errors.Add(1)
 		return

@@ -162,7 +162,8 @@ func TestPublishAndTwentyViewers(t *testing.T) {
 	before := make([]uint64, n)
 	for i, v := range viewers {
 		st := v.Stats(webrtc.RTPCodecTypeVideo)
-		t.Logf("viewer %d: first video packet %v after the request", i, st.FirstAt.Sub(v.Started()).Round(time.Millisecond))
+		t.Logf("viewer %d: first video packet %v, first complete keyframe %v after the request", i,
+			st.FirstAt.Sub(v.Started()).Round(time.Millisecond), st.FirstKeyAt.Sub(v.Started()).Round(time.Millisecond))
 		if !st.FirstIsKey {
 			t.Errorf("viewer %d: first video packet is not a keyframe start", i)
 		}

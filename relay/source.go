@@ -38,6 +38,12 @@ type source struct {
 	malformed  atomic.Uint64
 	lastReadAt atomic.Int64
 
+	// The current GOP's first packet, for viewers that join mid-GOP. Only
+	// the reader goroutine writes these; forwarders read them during its
+	// fan-out.
+	gopStart uint16
+	gopValid bool
+
 	workers []chan fanJob
 	wg      sync.WaitGroup
 	done    chan struct{}
@@ -58,7 +64,7 @@ type sourceParams struct {
 	sendPLI   func() // nil when the source cannot be asked for keyframes
 	log       *slog.Logger
 	shardSize int // forwarders per goroutine; 0 means 64
-	history   int // packets kept; 0 means 1024 for video, 128 for audio
+	history   int // packets kept; 0 means 2048 for video, 128 for audio
 }
 
 func newSource(p sourceParams) *source {
@@ -66,7 +72,7 @@ func newSource(p sourceParams) *source {
 		p.shardSize = 64
 	}
 	if p.history <= 0 {
-		p.history = 1024
+		p.history = 2048 // a 2 s GOP at 8 Mbit/s
 		if p.kind == webrtc.RTPCodecTypeAudio {
 			p.history = 128
 		}
@@ -102,6 +108,7 @@ func (s *source) run(r packetReader) {
 		s.bytes.Add(uint64(n))
 		if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo && (p.ts != lastKeyTS || s.keyCount.Load() == 0) {
 			lastKeyTS = p.ts // parameter sets and the IDR both start a keyframe: count it once
+			s.gopStart, s.gopValid = p.seq, true
 			s.keyCount.Add(1)
 			s.lastKeyAt.Store(now)
 			s.keyframes.keyframeArrived()

@@ -100,9 +100,28 @@ func Publish(ctx context.Context, cfg PublishConfig) (*Publisher, error) {
 	}
 	p.session = session
 
+	// Start the clip once media can flow, as an encoder's first keyframe
+	// would: packets written before then are dropped by pion.
+	connected := make(chan struct{})
+	var once sync.Once
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(connected) })
+		}
+	})
+	if pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		once.Do(func() { close(connected) })
+	}
+
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		select {
+		case <-connected:
+		case <-runCtx.Done():
+			return
+		case <-time.After(10 * time.Second):
+		}
 		start := time.Now()
 		timer := time.NewTimer(time.Hour)
 		defer timer.Stop()

@@ -35,8 +35,8 @@ type TrackStats struct {
 	Bytes        uint64
 	Frames       uint64 // packets with the marker bit (video frames)
 	FirstAt      time.Time
-	FirstIsKey   bool // the first packet started a keyframe
-	FirstKeyAt   time.Time
+	FirstIsKey   bool      // the first packet started a keyframe
+	FirstKeyAt   time.Time // the first keyframe was complete (its last packet arrived)
 	Repeats      uint64 // sequence numbers at or behind the newest seen (resends, reordering)
 	TSBackwards  uint64 // timestamps behind the previous packet's in sequence order
 	LastSeq      uint16
@@ -120,6 +120,8 @@ func (v *Viewer) read(tr *webrtc.TrackRemote, st *TrackStats, hook func(webrtc.R
 	codec := keyframe.Of(tr.Codec().MimeType)
 	buf := make([]byte, 1500)
 	var h rtp.Header
+	var keyPending bool // a keyframe started; waiting for its last packet
+	var keyTS uint32
 	for {
 		n, _, err := tr.Read(buf)
 		if err != nil {
@@ -151,7 +153,10 @@ func (v *Viewer) read(tr *webrtc.TrackRemote, st *TrackStats, hook func(webrtc.R
 			}
 		}
 		if st.FirstKeyAt.IsZero() {
-			if key, _ := keyframe.IsStart(codec, payload); key {
+			if key, _ := keyframe.IsStart(codec, payload); key && !keyPending {
+				keyPending, keyTS = true, h.Timestamp
+			}
+			if keyPending && h.Marker && h.Timestamp == keyTS {
 				st.FirstKeyAt = at
 			}
 		}
