@@ -20,20 +20,22 @@ type forwarder struct {
 
 	// Hot-path state: written only by the goroutine doing this group's
 	// fan-out (one at a time, see trackGroup.fanMu).
-	hdr      rtp.Header
-	srcID    uint64 // source the offsets belong to; 0 before the first keyframe
-	startSeq uint16 // first source sequence number forwarded from srcID
-	seqOff   uint16
-	tsOff    uint32
-	lastSeq  uint16
-	lastTS   uint32
-	sent     bool
-	catching bool   // sending the GOP from history to a new viewer
-	cursor   uint16 // next history packet to send while catching up
-	syncSeq  uint16 // the live packet when catch-up began
-	syncTS   uint32
-	tokens   int   // catch-up pacing
-	refilled int64 // when tokens were last added, unix nanoseconds
+	hdr       rtp.Header
+	srcID     uint64 // source the offsets belong to; 0 before the first keyframe
+	startSeq  uint16 // first source sequence number forwarded from srcID
+	seqOff    uint16
+	tsOff     uint32
+	lastSeq   uint16
+	lastTS    uint32
+	sent      bool
+	notBefore int64       // unix nanoseconds; see startDelay
+	firstKey  atomic.Bool // the first packet sent started a keyframe (tests check it)
+	catching  bool        // sending the GOP from history to a new viewer
+	cursor    uint16      // next history packet to send while catching up
+	syncSeq   uint16      // the live packet when catch-up began
+	syncTS    uint32
+	tokens    int   // catch-up pacing
+	refilled  int64 // when tokens were last added, unix nanoseconds
 
 	// Shared with the viewer's RTCP goroutine.
 	mapping   atomic.Pointer[seqMapping]
@@ -62,7 +64,8 @@ type seqMapping struct {
 }
 
 func newForwarder(v *viewer, w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, clockRate uint32) *forwarder {
-	f := &forwarder{writer: w, ssrc: ssrc, pt: pt, clockRate: clockRate, viewer: v}
+	f := &forwarder{writer: w, ssrc: ssrc, pt: pt, clockRate: clockRate, viewer: v,
+		notBefore: time.Now().Add(startDelay).UnixNano()}
 	f.hdr = rtp.Header{Version: 2, PayloadType: pt, SSRC: ssrc}
 	return f
 }
@@ -70,6 +73,9 @@ func newForwarder(v *viewer, w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, c
 // write forwards p from s. It allocates nothing and takes no lock.
 func (f *forwarder) write(p *packet, s *source) {
 	if s.id != f.srcID {
+		if p.at < f.notBefore {
+			return
+		}
 		if !p.keyStart {
 			// A new viewer joining mid-GOP starts from the GOP's keyframe in
 			// the shared history instead of waiting for the next one.
@@ -99,6 +105,13 @@ func (f *forwarder) write(p *packet, s *source) {
 	}
 	f.send(p, p.seq+f.seqOff, p.ts+f.tsOff)
 }
+
+// startDelay holds a new viewer's first packet back briefly. The relay's
+// side of DTLS finishes before the viewer's; a pion client drops SRTP that
+// arrives before its receivers start (it probes it as an undeclared
+// stream), and losing the head of a keyframe costs a whole GOP. Browsers
+// are ready earlier; the delay is a cheap margin for both.
+const startDelay = 50 * time.Millisecond
 
 // Catch-up pacing: a token bucket refilled by packet arrival times. At
 // 3000 packets/s a 2 s GOP of a 1.6 Mbit/s stream is replayed in a few
@@ -184,6 +197,9 @@ func (f *forwarder) send(p *packet, seq uint16, ts uint32) {
 		f.lastTS = ts
 		f.lastTSAt.Store(uint64(ts))
 		f.lastAt.Store(p.at)
+	}
+	if !f.sent {
+		f.firstKey.Store(p.keyStart)
 	}
 	f.sent = true
 	f.packets.Add(1)

@@ -37,8 +37,8 @@ type TrackStats struct {
 	FirstAt      time.Time
 	FirstIsKey   bool      // the first packet started a keyframe
 	FirstKeyAt   time.Time // the first keyframe was complete (its last packet arrived)
-	Repeats      uint64 // sequence numbers at or behind the newest seen (resends, reordering)
-	TSBackwards  uint64 // timestamps behind the previous packet's in sequence order
+	Repeats      uint64    // sequence numbers at or behind the newest seen (resends, reordering)
+	TSBackwards  uint64    // timestamps behind the previous packet's in sequence order
 	LastSeq      uint16
 	LastTS       uint32
 	SSRC         uint32
