@@ -1,6 +1,19 @@
 // Package player serves the relay's web pages, embedded in the binary: the
 // lobby, the watch page, the captioner console, the browser publisher and the
-// AV monitor. Plain HTML, CSS and ES modules; no bundler, no CDN.
+// AV monitor. Plain HTML, CSS and ES modules; no bundler, no CDN, no inline
+// script, so that a strict Content-Security-Policy holds.
+//
+// Pages and their modules (static/js):
+//
+//	lobby.html    lobby.js: rooms, live state, viewers, languages (polls /api/rooms)
+//	watch.html    watch.js wires playback.js (WHEP with reconnect, over whep.js),
+//	              captions.js (viewer socket with reconnect), cuestore.js,
+//	              overlay.js, texttracks.js (native VTTCues), transcript.js,
+//	              langs.js, stats.js (getStats indicator), prefs.js
+//	caption.html  console.js wires captioner.js (acks, resend of unacked
+//	              lines with the same id), captions.js + overlay.js (preview)
+//	publish.html  publish.js wires whip.js and stats.js
+//	monitor.html  the monitoring issue's page
 package player
 
 import (
@@ -12,22 +25,50 @@ import (
 //go:embed static
 var files embed.FS
 
+// contentSecurityPolicy allows the pages' own files and connections only:
+// no inline script or style, no third-party origin. 'self' in connect-src
+// covers the caption WebSockets of the same host.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'"
+
 // Register adds the page routes to mux.
 func Register(mux *http.ServeMux) {
 	static, err := fs.Sub(files, "static")
 	if err != nil {
 		panic(err) // the embed pattern above guarantees the directory
 	}
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	page := func(name string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-cache")
+	assets := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.Handle("GET /static/", secure(assets, "", "no-cache"))
+	page := func(name, frameAncestors string) http.Handler {
+		return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.ServeFileFS(w, r, static, name)
-		}
+		}), frameAncestors, "no-cache")
 	}
-	mux.HandleFunc("GET /{$}", page("lobby.html"))
-	mux.HandleFunc("GET /watch/{room}", page("watch.html"))
-	mux.HandleFunc("GET /caption/{room}", page("caption.html"))
-	mux.HandleFunc("GET /publish/{room}", page("publish.html"))
-	mux.HandleFunc("GET /monitor", page("monitor.html"))
+	mux.Handle("GET /{$}", page("lobby.html", "'self'"))
+	// The watch page may be embedded in a conference's own site.
+	mux.Handle("GET /watch/{room}", page("watch.html", "*"))
+	// Pages that hold tokens or send things may not be framed (clickjacking).
+	mux.Handle("GET /caption/{room}", page("caption.html", "'none'"))
+	mux.Handle("GET /publish/{room}", page("publish.html", "'none'"))
+	mux.Handle("GET /monitor", page("monitor.html", "'none'"))
+	mux.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
+}
+
+// secure adds the security headers every page and asset carries. Tokens
+// travel in page URLs (?token=), so no Referer leaves a page.
+func secure(h http.Handler, frameAncestors, cache string) http.Handler {
+	csp := contentSecurityPolicy
+	if frameAncestors != "" {
+		csp += "; frame-ancestors " + frameAncestors
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+		hd.Set("Cache-Control", cache)
+		h.ServeHTTP(w, r)
+	})
 }

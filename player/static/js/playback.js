@@ -1,0 +1,145 @@
+// Playback: keeps a WHEP session with the relay for as long as the page is
+// open. It waits while the room is not live, reconnects with backoff after a
+// network loss or a relay restart, and reports a state a delegate
+// understands:
+//
+//   connecting   first attempt
+//   waiting      the room is not live yet ("waiting for the session to start")
+//   paused       connected but no media for a while (the speaker's feed stopped)
+//   live         media is flowing
+//   reconnecting the relay or the network went away; retrying
+//   busy         the relay is at capacity; retrying later
+//   unsupported  this browser cannot play the room's codec
+
+import { fetchRoom } from './api.js';
+import { Backoff } from './backoff.js';
+import { sleep } from './dom.js';
+import { StatsSampler } from './stats.js';
+import { connect } from './whep.js';
+
+export class Playback extends EventTarget {
+  constructor({ room, token = '', audioOnly = false }) {
+    super();
+    this.room = room;
+    this.token = token;
+    this.audioOnly = audioOnly;
+    this.state = 'connecting';
+    this.detail = '';
+    this.session = null;
+    this.stats = null;
+    this.backoff = new Backoff(500, 10000);
+    this.stopped = new AbortController();
+    this.restart = null; // AbortController of the current wait or session
+    this.quietSamples = 0;
+  }
+
+  start() {
+    this.run();
+  }
+
+  /** Leaves the room for good (page hidden or closed). */
+  stop() {
+    this.stopped.abort();
+    this.restart?.abort();
+  }
+
+  /** Switches between audio+video and audio only; reconnects at once. */
+  setAudioOnly(on) {
+    if (this.audioOnly === on) return;
+    this.audioOnly = on;
+    this.restart?.abort();
+  }
+
+  setState(state, detail = '') {
+    if (state === this.state && detail === this.detail) return;
+    this.state = state;
+    this.detail = detail;
+    this.dispatchEvent(new CustomEvent('state', { detail: { state, detail } }));
+  }
+
+  async run() {
+    const signal = this.stopped.signal;
+    while (!signal.aborted) {
+      this.restart = new AbortController();
+      const wait = AbortSignal.any([signal, this.restart.signal]);
+      let info;
+      try {
+        info = await fetchRoom(this.room, signal);
+      } catch {
+        if (signal.aborted) break;
+        this.setState('reconnecting');
+        await sleep(this.backoff.next(), wait);
+        continue;
+      }
+      if (!info || info.state !== 'live') {
+        this.setState(info?.state === 'lost' ? 'paused' : 'waiting');
+        this.dispatchEvent(new CustomEvent('room', { detail: info }));
+        await sleep(2000 + Math.random() * 1000, wait);
+        continue;
+      }
+      this.dispatchEvent(new CustomEvent('room', { detail: info }));
+      let session;
+      try {
+        session = await connect({ url: `/whep/${encodeURIComponent(this.room)}`, token: this.token, audioOnly: this.audioOnly, signal: wait });
+      } catch (err) {
+        if (signal.aborted) break;
+        await this.failed(err, wait);
+        continue;
+      }
+      await this.play(session, wait);
+    }
+    this.setState('stopped');
+  }
+
+  async failed(err, wait) {
+    switch (err.status) {
+      case 404: // not live after all: the publisher left between the two requests
+        this.setState('waiting');
+        return sleep(err.retryAfterMs || 2000, wait);
+      case 503:
+        this.setState('busy', err.message);
+        return sleep(err.retryAfterMs || 10000, wait);
+      case 406:
+      case 415:
+        this.setState('unsupported', err.message);
+        return sleep(30000, wait);
+      default:
+        console.warn('playback: session failed:', err.message || err);
+        this.setState('reconnecting', err.message || '');
+        return sleep(this.backoff.next(), wait);
+    }
+  }
+
+  /** Runs one session until it ends, then decides how soon to retry. */
+  async play(session, wait) {
+    this.session = session;
+    this.quietSamples = 0;
+    this.dispatchEvent(new CustomEvent('session', { detail: session }));
+    this.stats = new StatsSampler(session.pc, (s) => this.sampled(s));
+    const aborted = new Promise((resolve) => wait.addEventListener('abort', () => resolve('stopped'), { once: true }));
+    const why = await Promise.race([session.ended(), aborted]);
+    this.stats.stop();
+    this.stats = null;
+    this.session = null;
+    const userInitiated = why === 'stopped';
+    session.close(userInitiated);
+    this.dispatchEvent(new CustomEvent('session', { detail: null }));
+    if (!userInitiated) {
+      this.setState('reconnecting');
+      await sleep(this.backoff.next(), this.stopped.signal);
+    }
+  }
+
+  sampled(s) {
+    this.dispatchEvent(new CustomEvent('stats', { detail: s }));
+    if (s.flowing) {
+      this.quietSamples = 0;
+      if (this.state !== 'live') {
+        this.backoff.reset();
+        this.setState('live');
+      }
+    } else if (++this.quietSamples >= 3 && this.state === 'live') {
+      this.setState('paused');
+    }
+  }
+}

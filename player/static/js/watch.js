@@ -1,0 +1,342 @@
+// Watch page: wires playback (WHEP), captions (socket, store, overlay,
+// native tracks, transcript), language choice, reading settings and the
+// connection indicator. The only state is the app object below.
+
+import { fetchRoom, roomLanguages } from './api.js';
+import { CaptionFeed } from './captions.js';
+import { CueStore } from './cuestore.js';
+import { $, announce, el, roomFromPath } from './dom.js';
+import { choose, label, match, nativeName } from './langs.js';
+import { CaptionOverlay } from './overlay.js';
+import { Playback } from './playback.js';
+import { load, save } from './prefs.js';
+import { formatRate, quality } from './stats.js';
+import { NativeTracks } from './texttracks.js';
+import { TranscriptPanel } from './transcript.js';
+
+const params = new URLSearchParams(location.search);
+const room = roomFromPath();
+const token = params.get('token') || '';
+const [queryLang, queryLang2] = (params.get('lang') || '').split(',');
+
+const video = $('#video');
+const player = $('#player');
+const store = new CueStore();
+
+const app = {
+  room,
+  store,
+  languages: [],
+  primary: null,
+  secondary: null,
+  captionsOn: load('captionsOn', true),
+  reading: { size: 'm', bg: 'translucent', pos: 'bottom', native: false, ...load('reading', {}) },
+  userMuted: false, // the delegate chose silence (not the browser's autoplay rule)
+  feed: new CaptionFeed({ room, token }),
+  playback: new Playback({ room, token, audioOnly: load('audioOnly', false) }),
+  overlay: new CaptionOverlay(store, $('#cap-primary'), $('#cap-secondary')),
+  tracks: new NativeTracks(video, store, (l) => nativeName(l)),
+  transcript: new TranscriptPanel({
+    store, room, token,
+    list: $('#transcript-lines'),
+    partial: $('#transcript-partial'),
+    jump: $('#jump'),
+    empty: $('#transcript-empty'),
+    downloads: { srt: $('#dl-srt'), vtt: $('#dl-vtt') },
+  }),
+};
+
+app.feed.addEventListener('backlog', (e) => store.backlog(e.detail.lang, e.detail.cues));
+app.feed.addEventListener('cue', (e) => store.apply(e.detail));
+app.feed.addEventListener('state', (e) => e.detail === 'reconnecting' && store.clearPartials());
+
+// ---- state -----------------------------------------------------------------
+
+const STATES = {
+  connecting: ['Connecting…', 'This page connects by itself; there is no need to reload.'],
+  waiting: ['Waiting for the session to start', 'Playback starts by itself as soon as the session begins.'],
+  paused: ['Waiting for the session to resume', 'The room’s video feed has paused. It resumes here by itself.'],
+  live: ['Live', ''],
+  reconnecting: ['Reconnecting…', 'The connection was interrupted. Reconnecting automatically.'],
+  busy: ['The relay is full', 'Too many viewers right now. Retrying automatically.'],
+  unsupported: ['This browser cannot play this stream', 'Try an up-to-date Chrome, Edge, Firefox or Safari. Captions still work.'],
+  stopped: ['Stopped', ''],
+};
+
+function showState(state) {
+  const [text, hint] = STATES[state] || STATES.connecting;
+  const status = $('#status');
+  status.dataset.state = state;
+  status.textContent = text;
+  $('#notice-text').textContent = text;
+  $('#notice-hint').textContent = hint;
+  const live = state === 'live';
+  $('#notice').hidden = live;
+  $('#notice').dataset.state = state;
+  player.dataset.state = state;
+  document.title = `${live ? '● ' : ''}${$('#title').textContent} · relay`;
+}
+
+app.playback.addEventListener('state', (e) => showState(e.detail.state));
+app.playback.addEventListener('room', (e) => e.detail && roomInfo(e.detail));
+app.playback.addEventListener('session', (e) => {
+  const s = e.detail;
+  $('#net').hidden = !s;
+  updateSound();
+  if (!s) return;
+  app.tracks.reset();
+  video.srcObject = s.stream;
+  startPlayback();
+});
+app.playback.addEventListener('stats', (e) => showStats(e.detail));
+
+// ---- sound -----------------------------------------------------------------
+
+async function startPlayback() {
+  if (!app.userMuted) {
+    video.muted = false;
+    try {
+      await video.play();
+      return updateSound();
+    } catch {
+      // no sound without a gesture on this browser: fall back to muted
+    }
+  }
+  video.muted = true;
+  try {
+    await video.play();
+  } catch {
+    // a newer stream replaced this one
+  }
+  updateSound();
+}
+
+function updateSound() {
+  const muted = video.muted || video.volume === 0;
+  $('#mute-label').textContent = muted ? 'Unmute' : 'Mute';
+  $('#mute').classList.toggle('muted', muted);
+  $('#unmute').hidden = !(muted && !app.userMuted && app.playback.session);
+}
+
+function setMuted(muted) {
+  app.userMuted = muted;
+  video.muted = muted;
+  if (!muted && video.volume === 0) video.volume = 0.5;
+  if (video.paused && video.srcObject) video.play().catch(() => {});
+  updateSound();
+}
+
+$('#mute').addEventListener('click', () => setMuted(!video.muted));
+$('#unmute').addEventListener('click', () => setMuted(false));
+$('#volume').addEventListener('input', (e) => {
+  video.volume = Number(e.target.value);
+  if (video.volume > 0 && video.muted) setMuted(false);
+  else updateSound();
+});
+video.addEventListener('volumechange', updateSound);
+
+// ---- languages -------------------------------------------------------------
+
+function roomInfo(info) {
+  $('#title').textContent = info.title || info.name;
+  const viewers = $('#viewers');
+  viewers.hidden = info.state !== 'live' || !info.viewers;
+  viewers.textContent = `${info.viewers} watching`;
+  document.title = `${info.state === 'live' && app.playback.state === 'live' ? '● ' : ''}${info.title || info.name} · relay`;
+  const langs = roomLanguages(info);
+  if (langs.join(',') !== app.languages.join(',')) {
+    app.languages = langs;
+    pickLanguages();
+  }
+}
+
+function pickLanguages() {
+  const avail = app.languages;
+  let primary = avail.includes(app.primary) ? app.primary : null;
+  if (!primary) {
+    primary = choose(avail, { query: queryLang, stored: load('lang', null), browser: navigator.languages });
+  }
+  let secondary = avail.includes(app.secondary) ? app.secondary : null;
+  if (!secondary && app.secondary === null) {
+    secondary = match(queryLang2 || params.get('lang2'), avail) || match(load('lang2', null), avail);
+  }
+  if (secondary === primary) secondary = null;
+  fillSelects(primary, secondary);
+  applyLanguages(primary, secondary);
+}
+
+function fillSelects(primary, secondary) {
+  const sel = $('#lang');
+  const sel2 = $('#lang2');
+  if (!app.languages.length) {
+    sel.replaceChildren(el('option', { value: '' }, 'None yet'));
+    sel.disabled = true;
+  } else {
+    sel.replaceChildren(...app.languages.map((l) => el('option', { value: l, lang: l, title: label(l), selected: l === primary }, nativeName(l))));
+    sel.disabled = false;
+    sel.value = primary;
+  }
+  sel2.replaceChildren(
+    el('option', { value: '' }, '+ second language'),
+    ...app.languages.filter((l) => l !== primary).map((l) => el('option', { value: l, lang: l, title: label(l) }, `+ ${nativeName(l)}`)),
+  );
+  sel2.value = secondary || '';
+  sel2.disabled = app.languages.length < 2;
+}
+
+function applyLanguages(primary, secondary) {
+  app.primary = primary;
+  app.secondary = secondary;
+  const shown = app.captionsOn ? [primary, secondary] : [primary];
+  app.feed.setLanguages(shown.filter(Boolean));
+  app.overlay.setLanguages(app.captionsOn ? primary : null, app.captionsOn ? secondary : null);
+  app.transcript.setLanguage(primary);
+  updateNativeTracks();
+  $('#transcript-lang').textContent = primary ? nativeName(primary) : '';
+  $('#transcript-lang').lang = primary || '';
+}
+
+$('#lang').addEventListener('change', (e) => {
+  const primary = e.target.value;
+  save('lang', primary);
+  const secondary = app.secondary === primary ? null : app.secondary;
+  fillSelects(primary, secondary);
+  applyLanguages(primary, secondary);
+  announce(`Captions: ${label(primary)}`);
+});
+$('#lang2').addEventListener('change', (e) => {
+  const secondary = e.target.value || null;
+  save('lang2', secondary);
+  app.secondary = secondary;
+  applyLanguages(app.primary, secondary);
+});
+
+// ---- caption display -------------------------------------------------------
+
+function updateNativeTracks() {
+  const native = app.reading.native || document.fullscreenElement === video;
+  player.classList.toggle('native-captions', native);
+  player.classList.toggle('captions-off', !app.captionsOn);
+  app.tracks.setLanguages(app.captionsOn ? [app.primary, app.secondary] : [], native && app.captionsOn);
+}
+
+function setCaptions(on) {
+  app.captionsOn = on;
+  save('captionsOn', on);
+  $('#cc').setAttribute('aria-pressed', String(on));
+  $('#cc').textContent = on ? 'Captions on' : 'Captions off';
+  applyLanguages(app.primary, app.secondary);
+}
+$('#cc').addEventListener('click', () => setCaptions(!app.captionsOn));
+
+function applyReading() {
+  const r = app.reading;
+  player.dataset.size = r.size;
+  player.dataset.bg = r.bg;
+  player.dataset.pos = r.pos;
+  const form = $('#reading');
+  for (const name of ['size', 'bg', 'pos']) {
+    const input = form.querySelector(`input[name="${name}"][value="${r[name]}"]`);
+    if (input) input.checked = true;
+  }
+  form.elements.native.checked = !!r.native;
+  updateNativeTracks();
+}
+$('#reading').addEventListener('change', () => {
+  const f = $('#reading').elements;
+  app.reading = { size: f.size.value, bg: f.bg.value, pos: f.pos.value, native: f.native.checked };
+  save('reading', app.reading);
+  applyReading();
+});
+$('#reading').addEventListener('submit', (e) => e.preventDefault());
+$('#settings').addEventListener('click', () => {
+  const form = $('#reading');
+  form.hidden = !form.hidden;
+  $('#settings').setAttribute('aria-expanded', String(!form.hidden));
+  if (!form.hidden) form.querySelector('input:checked')?.focus();
+});
+
+// ---- view ------------------------------------------------------------------
+
+function setAudioOnly(on) {
+  save('audioOnly', on);
+  $('#audio-only').setAttribute('aria-pressed', String(on));
+  $('#audio-card').hidden = !on;
+  player.classList.toggle('audio-only', on);
+  app.playback.setAudioOnly(on);
+}
+$('#audio-only').addEventListener('click', () => setAudioOnly(!app.playback.audioOnly));
+
+function toggleFullscreen() {
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  else player.requestFullscreen?.().catch(() => {});
+}
+$('#fullscreen').addEventListener('click', toggleFullscreen);
+document.addEventListener('fullscreenchange', () => {
+  $('#fullscreen').setAttribute('aria-label', document.fullscreenElement ? 'Exit full screen' : 'Full screen');
+  updateNativeTracks();
+});
+
+function showStats(s) {
+  const net = $('#net');
+  if (!s.flowing) {
+    net.dataset.q = 'none';
+    $('#net-text').textContent = 'No media';
+    return;
+  }
+  const q = quality(s);
+  net.dataset.q = q;
+  const parts = [formatRate(s.kbps), `${(s.loss * 100).toFixed(s.loss < 0.1 ? 1 : 0)}% loss`];
+  if (s.rttMs !== null) parts.push(`${Math.round(s.rttMs)} ms`);
+  let text = parts.join(' · ');
+  if (q === 'poor' && !app.playback.audioOnly) text += ' · try Audio only';
+  $('#net-text').textContent = text;
+  const detail = [`Bitrate ${formatRate(s.kbps)}`, `Packet loss ${(s.loss * 100).toFixed(1)}%`];
+  if (s.rttMs !== null) detail.push(`Round trip ${Math.round(s.rttMs)} ms`);
+  if (s.delayMs !== null) detail.push(`Playout buffer ${Math.round(s.delayMs)} ms`);
+  if (s.width) detail.push(`${s.width}×${s.height}${s.fps ? ` at ${Math.round(s.fps)} fps` : ''}`);
+  net.title = detail.join('\n');
+  net.setAttribute('aria-label', `Connection ${q}: ${detail.join(', ')}`);
+}
+
+document.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.target.closest('input, select, textarea')) return;
+  const k = e.key.toLowerCase();
+  if (k === 'm') setMuted(!video.muted);
+  else if (k === 'c') setCaptions(!app.captionsOn);
+  else if (k === 'f') toggleFullscreen();
+  else return;
+  e.preventDefault();
+});
+
+// ---- room info -------------------------------------------------------------
+
+async function watchRoom() {
+  try {
+    const info = await fetchRoom(room);
+    if (info) {
+      roomInfo(info);
+      $('#title').dataset.known = '1';
+    } else if (!$('#title').dataset.known) {
+      $('#title').textContent = room;
+    }
+  } catch {
+    // the relay is away; playback reports it
+  }
+  setTimeout(watchRoom, app.languages.length ? 10000 : 3000);
+}
+
+addEventListener('pagehide', () => {
+  app.playback.stop();
+  app.feed.close();
+});
+
+$('#title').textContent = room;
+$('#cc').setAttribute('aria-pressed', String(app.captionsOn));
+$('#cc').textContent = app.captionsOn ? 'Captions on' : 'Captions off';
+applyReading();
+setAudioOnly(app.playback.audioOnly);
+showState('connecting');
+updateSound();
+watchRoom();
+app.playback.start();
