@@ -29,6 +29,7 @@ type forwarder struct {
 	lastTS    uint32
 	sent      bool
 	notBefore int64       // unix nanoseconds; see startDelay
+	askedSrc  uint64      // source asked for a keyframe on this viewer's behalf
 	firstKey  atomic.Bool // the first packet sent started a keyframe (tests check it)
 	catching  bool        // sending the GOP from history to a new viewer
 	cursor    uint16      // next history packet to send while catching up
@@ -81,6 +82,10 @@ func (f *forwarder) write(p *packet, s *source) {
 			// the shared history instead of waiting for the next one.
 			if !f.sent && f.startCatchUp(p, s) {
 				return
+			}
+			if f.askedSrc != s.id {
+				f.askedSrc = s.id // once per source: the requester collapses the rest
+				s.requestKeyframe()
 			}
 			f.waitDrops.Add(1)
 			return

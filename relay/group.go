@@ -81,9 +81,8 @@ func (g *trackGroup) add(f *forwarder) {
 	fs := append(slices.Clip(*g.fwd.Load()), f)
 	g.fwd.Store(&fs)
 	g.mu.Unlock()
-	if s := g.current.Load(); s != nil {
-		s.requestKeyframe()
-	}
+	// No keyframe request here: the forwarder asks only if it can neither
+	// start on a keyframe nor catch up from the GOP in the history.
 }
 
 func (g *trackGroup) remove(f *forwarder) {
