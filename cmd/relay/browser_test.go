@@ -584,9 +584,27 @@ func TestBrowserWatchDemo(t *testing.T) {
 		}
 	}
 
+	// Every control has a name a screen reader can say.
+	if unnamed := eval[string](t, ctx, `[...document.querySelectorAll('button, select, input, a[href]')]
+		.filter(e => e.offsetParent !== null && !(e.getAttribute('aria-label') || e.textContent.trim() || e.labels?.length))
+		.map(e => e.id || e.outerHTML.slice(0, 60)).join(', ')`); unnamed != "" {
+		t.Errorf("controls without a label: %s", unnamed)
+	}
+
 	setViewport(t, ctx, 390, 844, true)
 	waitFrames(t, ctx, 5, 5*time.Second)
 	screenshot(t, ctx, "watch-phone")
+
+	// Audio only: the session restarts without video; captions go on.
+	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#audio-only")))
+	waitJS(t, ctx, 10*time.Second, "audio-only session", `(() => { const s = document.querySelector('video').srcObject;
+		return s && s.getVideoTracks().length === 0 && s.getAudioTracks().length === 1 && document.querySelector('#status').dataset.state === 'live'; })()`)
+	if vis := eval[bool](t, ctx, `!document.querySelector('#audio-card').hidden`); !vis {
+		t.Error("audio-only card not shown")
+	}
+	screenshot(t, ctx, "watch-phone-audio-only")
+	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#audio-only")))
+	waitJS(t, ctx, 10*time.Second, "video back", `document.querySelector('video').srcObject?.getVideoTracks().length === 1`)
 	setViewport(t, ctx, 1280, 800, false)
 
 	navigate(t, ctx, r.url("/"))
@@ -787,6 +805,13 @@ func TestBrowserCaptionerConsole(t *testing.T) {
 	waitJS(t, console, 5*time.Second, "preview shows the typing", `document.querySelector('#preview-cap').textContent.includes('Next speaker')`)
 	screenshot(t, console, "console")
 	screenshot(t, watch, "watch-from-console")
+
+	// A reload keeps the token (session storage) and the lines.
+	navigate(t, console, r.url("/caption/plenary?lang=en&name=Alice"))
+	waitJS(t, console, 8*time.Second, "reconnected after reload", `document.querySelector('#status').dataset.state === 'open'`)
+	if n := eval[int](t, console, `document.querySelectorAll('#lines li[data-state="acked"]').length`); n != 2 {
+		t.Errorf("%d lines after a reload, want 2", n)
+	}
 	b.checkConsole()
 }
 
@@ -798,6 +823,12 @@ func TestBrowserPublish(t *testing.T) {
 	b := newBrowser(t, true)
 	pub := b.ctx
 	setViewport(t, pub, 1280, 800, false)
+	// The delegate arrives before the speaker: the page waits, then plays.
+	watch := b.tab("watch")
+	setViewport(t, watch, 1280, 800, false)
+	navigate(t, watch, r.url("/watch/speaker"))
+	waitJS(t, watch, 8*time.Second, "waiting for the speaker", `document.querySelector('#status').dataset.state === 'waiting'`)
+
 	tok := r.token(auth.RolePublisher, "speaker", "")
 	navigate(t, pub, r.url("/publish/speaker?token="+url.QueryEscape(tok)))
 	do(t, pub, 10*time.Second, chromedp.Click(chromedp.CSS("#devices-on")))
@@ -807,9 +838,6 @@ func TestBrowserPublish(t *testing.T) {
 	waitJS(t, pub, 15*time.Second, "publishing live", `document.querySelector('#status').dataset.state === 'live'`)
 	waitJS(t, pub, 10*time.Second, "outgoing bitrate", `/[1-9].*(kb|Mb)\/s/.test(document.querySelector('#s-rate').textContent)`)
 
-	watch := b.tab("watch")
-	setViewport(t, watch, 1280, 800, false)
-	navigate(t, watch, r.url("/watch/speaker"))
 	v := waitFrames(t, watch, 20, 20*time.Second)
 	t.Logf("browser to browser: %d px wide, %d frames", v.Width, v.Frames)
 	waitJS(t, watch, 5*time.Second, "watch status live", `document.querySelector('#status').dataset.state === 'live'`)

@@ -164,7 +164,9 @@ function showLastSeq(seq = 0) {
 }
 
 function showStatus(st) {
-  $('#viewers').textContent = String(st.viewers);
+  // this page's own preview is a viewer too: leave it out
+  const own = app.feed?.state === 'open' ? 1 : 0;
+  $('#viewers').textContent = String(Math.max(0, st.viewers - own));
   showLastSeq(st.seq);
   const list = (st.captioners || []).map((c) =>
     el('li', {},

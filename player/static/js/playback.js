@@ -31,6 +31,7 @@ export class Playback extends EventTarget {
     this.stopped = new AbortController();
     this.restart = null; // AbortController of the current wait or session
     this.quietSamples = 0;
+    this.videoWaits = 0;
   }
 
   start() {
@@ -48,6 +49,17 @@ export class Playback extends EventTarget {
     if (this.audioOnly === on) return;
     this.audioOnly = on;
     this.restart?.abort();
+  }
+
+  /**
+   * Called with fresh room info: a session that started without video (the
+   * publisher's video track came late) reconnects once the room has video.
+   */
+  checkTracks(info) {
+    const s = this.session;
+    if (s && !this.audioOnly && s.stream.getVideoTracks().length === 0 && hasKind(info, 'video')) {
+      this.restart?.abort();
+    }
   }
 
   setState(state, detail = '') {
@@ -78,6 +90,13 @@ export class Playback extends EventTarget {
         continue;
       }
       this.dispatchEvent(new CustomEvent('room', { detail: info }));
+      // A publisher's tracks arrive one by one: give the video a moment so
+      // that the session does not start with audio only.
+      if (!this.audioOnly && !hasKind(info, 'video') && this.videoWaits++ < 3) {
+        await sleep(700, wait);
+        continue;
+      }
+      this.videoWaits = 0;
       let session;
       try {
         session = await connect({ url: `/whep/${encodeURIComponent(this.room)}`, token: this.token, audioOnly: this.audioOnly, signal: wait });
@@ -142,4 +161,8 @@ export class Playback extends EventTarget {
       this.setState('paused');
     }
   }
+}
+
+function hasKind(info, kind) {
+  return (info?.tracks || []).some((t) => t.kind === kind);
 }

@@ -316,6 +316,7 @@ async function watchRoom() {
     const info = await fetchRoom(room);
     if (info) {
       roomInfo(info);
+      app.playback.checkTracks(info);
       $('#title').dataset.known = '1';
     } else if (!$('#title').dataset.known) {
       $('#title').textContent = room;
