@@ -716,6 +716,23 @@ func TestBrowserCaptions(t *testing.T) {
 	}
 	screenshot(t, ctx, "captions-ar-en")
 
+	// Reading settings: size, contrast, position; and the browser's own
+	// caption rendering through the native text track.
+	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#settings")),
+		chromedp.Click(chromedp.CSS(`#reading input[name="size"][value="xl"]`)),
+		chromedp.Click(chromedp.CSS(`#reading input[name="bg"][value="solid"]`)),
+		chromedp.Click(chromedp.CSS(`#reading input[name="pos"][value="top"]`)))
+	if got := eval[string](t, ctx, `(() => { const p = document.querySelector('#player').dataset; return [p.size, p.bg, p.pos].join(','); })()`); got != "xl,solid,top" {
+		t.Errorf("reading settings %s", got)
+	}
+	screenshot(t, ctx, "captions-reading-settings")
+	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#reading input[name="native"]`)))
+	if got := eval[string](t, ctx, `[...document.querySelector('video').textTracks].find(t => t.language === 'ar').mode + ',' +
+		getComputedStyle(document.querySelector('#overlay')).display`); got != "showing,none" {
+		t.Errorf("native rendering: track mode, overlay display = %s", got)
+	}
+	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS(`#reading input[name="native"]`)))
+
 	// The transcript downloads.
 	href := eval[string](t, ctx, `document.querySelector('#dl-srt').href`)
 	res, err := http.Get(href)
@@ -812,6 +829,17 @@ func TestBrowserCaptionerConsole(t *testing.T) {
 	if n := eval[int](t, console, `document.querySelectorAll('#lines li[data-state="acked"]').length`); n != 2 {
 		t.Errorf("%d lines after a reload, want 2", n)
 	}
+
+	// Without a token in the link a form asks; a wrong one is explained.
+	navigate(t, watch, r.url("/caption/plenary"))
+	waitJS(t, watch, 5*time.Second, "setup form", `!document.querySelector('#setup').hidden`)
+	refused := time.Now()
+	do(t, watch, 10*time.Second, chromedp.SendKeys(chromedp.CSS("#f-lang"), "fr"),
+		chromedp.SendKeys(chromedp.CSS("#f-token"), r.token(auth.RoleCaptioner, "plenary", "en")),
+		chromedp.Click(chromedp.CSS(`#setup button[type="submit"]`)))
+	waitJS(t, watch, 8*time.Second, "refusal explained", `!document.querySelector('#setup-error').hidden`)
+	b.expectNetworkErrors(refused, time.Now()) // the refused socket and its probe (401/403)
+	screenshot(t, watch, "console-setup-refused")
 	b.checkConsole()
 }
 

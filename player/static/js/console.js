@@ -20,6 +20,7 @@ const app = {
   store: null,
   lang: '',
   editing: null, // id of the line being corrected
+  draft: null, // its text as typed so far (survives re-renders)
 };
 
 // ---- setup ------------------------------------------------------------------
@@ -184,23 +185,29 @@ function lineItem(l) {
     el('time', { datetime: new Date(l.at).toISOString() }, clock(new Date(l.at))),
   );
   if (app.editing === l.id) {
-    const input = el('input', { class: 'edit-input', type: 'text', value: l.correcting || l.text, 'aria-label': 'Corrected text', lang: app.lang, dir: dir(app.lang) });
+    const input = el('input', { class: 'edit-input', type: 'text', value: app.draft ?? l.correcting ?? l.text, 'aria-label': 'Corrected text', lang: app.lang, dir: dir(app.lang) });
+    input.addEventListener('input', () => { app.draft = input.value; });
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.isComposing) {
         e.preventDefault();
         const text = input.value.trim();
         app.editing = null;
+        app.draft = null;
         if (text) app.link.correct(l.id, text);
         renderLines();
         $('#typing').focus();
       } else if (e.key === 'Escape') {
         app.editing = null;
+        app.draft = null;
         renderLines();
         $('#typing').focus();
       }
     });
     li.append(input);
-    queueMicrotask(() => input.focus());
+    queueMicrotask(() => {
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+    });
   } else {
     li.append(el('p', {}, l.correcting || l.text));
   }
@@ -235,6 +242,7 @@ function renderLines() {
 
 function edit(id) {
   app.editing = id;
+  app.draft = null;
   renderLines();
 }
 

@@ -36,6 +36,10 @@ export class CaptionOverlay {
     if (!cue) return;
     const key = `${lang}/${cue.seq}`;
     if (!this.seenAt.has(key) || cue.corrected) this.seenAt.set(key, performance.now());
+    if (this.seenAt.size > 400) {
+      const old = [...this.seenAt.keys()].slice(0, 200);
+      for (const k of old) this.seenAt.delete(k);
+    }
     this.changed(lang);
   }
 
