@@ -136,3 +136,29 @@ func TestViewerLimits(t *testing.T) {
 	b2 := r.view(t, "b") // recovers when load falls
 	b2.Close(true)
 }
+
+func TestOfferFloodLimited(t *testing.T) {
+	r := newTestRelay(t, func(c *Config) { c.RequestRate = 1; c.RequestBurst = 5 })
+	var limited int
+	for i := 0; i < 20; i++ {
+		req, _ := http.NewRequest("POST", r.url+"/whep/room1", strings.NewReader(h264Offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		}
+	}
+	if limited < 10 {
+		t.Errorf("only %d of 20 flooding offers were limited", limited)
+	}
+	if newIPLimiter(-1, 0).allow("127.0.0.1:1") != true {
+		t.Error("disabled limiter refused")
+	}
+}

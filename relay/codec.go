@@ -13,6 +13,7 @@ type codecKind = keyframe.Codec
 const (
 	codecUnknown = keyframe.Unknown
 	codecH264    = keyframe.H264
+	keyframeVP8  = keyframe.VP8
 )
 
 func codecOf(mime string) codecKind { return keyframe.Of(mime) }

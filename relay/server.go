@@ -60,6 +60,13 @@ type Config struct {
 	// ViewerTimeout is how long a silent viewer is kept; 0 means 15 s.
 	ViewerTimeout time.Duration
 
+	// RequestRate caps WHIP/WHEP offers per client IP per second; 0 means
+	// 20, negative turns the limit off. RequestBurst is the bucket; 0 means
+	// 100. Behind a reverse proxy every request shares the proxy's address:
+	// raise or disable the limit there and rate-limit at the proxy.
+	RequestRate  float64
+	RequestBurst int
+
 	// ObserveRequest, when set, is told the outcome of every WHIP and WHEP
 	// request: endpoint is "whip" or "whep", method the HTTP method.
 	ObserveRequest func(endpoint, method string, status int)
@@ -79,6 +86,7 @@ type Server struct {
 	viewers   atomic.Int64
 	closing   atomic.Bool
 	closeOnce sync.Once
+	limiter   *ipLimiter
 
 	mu    sync.Mutex
 	rooms map[string]*Room
@@ -112,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ViewerTimeout <= 0 {
 		cfg.ViewerTimeout = 15 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst)}
 	for _, rc := range cfg.Rooms {
 		if !ValidRoomName(rc.Name) {
 			return nil, fmt.Errorf("relay: room name %q: use letters, digits, '-' and '_' (at most 64)", rc.Name)

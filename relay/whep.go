@@ -15,6 +15,9 @@ import (
 func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("room")
 	offer, err := readOffer(w, r)
+	if err == nil && !s.limiter.allow(r.RemoteAddr) {
+		err = &httpError{status: http.StatusTooManyRequests, msg: "too many requests from your address; slow down", retryAfter: 1}
+	}
 	if err == nil && !ValidRoomName(name) {
 		err = errorf(http.StatusBadRequest, "bad room name")
 	}

@@ -13,6 +13,9 @@ import (
 func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("room")
 	offer, err := readOffer(w, r)
+	if err == nil && !s.limiter.allow(r.RemoteAddr) {
+		err = &httpError{status: http.StatusTooManyRequests, msg: "too many requests from your address; slow down", retryAfter: 1}
+	}
 	if err == nil {
 		err = s.authorize(auth.FromHeader(r.Header.Get("Authorization")), auth.RolePublisher, name)
 	}
