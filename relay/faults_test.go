@@ -116,6 +116,10 @@ func TestPeerClosesWithoutDelete(t *testing.T) {
 	waitFor(t, 10*time.Second, "frames", func() bool { return v.Stats(webrtc.RTPCodecTypeVideo).Frames >= 2 })
 	v.Close(false) // the delegate closed the tab: DTLS close, no DELETE
 	waitFor(t, 2*time.Second, "viewer gone", func() bool { return roomInfo(t, r, "tab").Viewers == 0 })
+	// A page that closes its connection before sending DELETE still gets 200.
+	if err := v.Close(true); err != nil {
+		t.Errorf("DELETE after the relay reaped the session: %v", err)
+	}
 	pub.Close(false)
 	waitFor(t, 2*time.Second, "room lost", func() bool { return roomInfo(t, r, "tab").State == StateLost })
 }

@@ -91,6 +91,7 @@ func (p *publisher) closeWith(reason string, st State) {
 			src.group.detach(src)
 		}
 		p.room.publisherGone(p, st)
+		p.srv.sessionEnded(p.id)
 		p.wg.Wait()
 		p.log.Info("publisher left", "reason", reason, "duration", time.Since(p.since).Round(time.Second).String())
 	})

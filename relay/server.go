@@ -90,6 +90,10 @@ type Server struct {
 
 	mu    sync.Mutex
 	rooms map[string]*Room
+	// ended remembers recently ended session ids for a minute, so a DELETE
+	// racing the relay's own clean-up (the page closed its connection first)
+	// still answers 200: DELETE is idempotent.
+	ended map[string]time.Time
 }
 
 var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
@@ -120,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ViewerTimeout <= 0 {
 		cfg.ViewerTimeout = 15 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst)}
+	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, ended: map[string]time.Time{}, limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst)}
 	for _, rc := range cfg.Rooms {
 		if !ValidRoomName(rc.Name) {
 			return nil, fmt.Errorf("relay: room name %q: use letters, digits, '-' and '_' (at most 64)", rc.Name)
@@ -337,4 +341,27 @@ func sessionID() string {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err))
 	}
 	return hex.EncodeToString(b)
+}
+
+// sessionEnded records that session id is over.
+func (s *Server) sessionEnded(id string) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ended) > 10_000 {
+		for k, at := range s.ended {
+			if now.Sub(at) > time.Minute {
+				delete(s.ended, k)
+			}
+		}
+	}
+	s.ended[id] = now
+}
+
+// recentlyEnded says whether session id ended within the last minute.
+func (s *Server) recentlyEnded(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.ended[id]
+	return ok && time.Since(at) < time.Minute
 }

@@ -245,6 +245,7 @@ func (v *viewer) close(reason string) {
 		if v.room.removeViewer(v) {
 			v.srv.viewers.Add(-1)
 		}
+		v.srv.sessionEnded(v.id)
 		v.log.Info("viewer left", "reason", reason, "duration", time.Since(v.since).Round(time.Second).String())
 	})
 }

@@ -133,6 +133,10 @@ func (s *Server) handleWHEPDelete(w http.ResponseWriter, r *http.Request) {
 		v = room.viewer(r.PathValue("id"))
 	}
 	if v == nil {
+		if s.recentlyEnded(r.PathValue("id")) {
+			w.WriteHeader(http.StatusOK) // already over: DELETE is idempotent
+			return
+		}
 		s.writeError(w, r, errorf(http.StatusNotFound, "no such session"))
 		return
 	}

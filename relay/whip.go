@@ -73,15 +73,17 @@ func (s *Server) startPublisherPeer(p *publisher, offer string) (string, error) 
 }
 
 func (s *Server) handleWHIPDelete(w http.ResponseWriter, r *http.Request) {
-	room, err := s.room(r.PathValue("room"), false)
-	if err != nil {
-		s.writeError(w, r, errorf(http.StatusNotFound, "no such session"))
-		return
+	var p *publisher
+	if room, err := s.room(r.PathValue("room"), false); err == nil {
+		room.mu.Lock()
+		p = room.publisher
+		room.mu.Unlock()
 	}
-	room.mu.Lock()
-	p := room.publisher
-	room.mu.Unlock()
 	if p == nil || p.id != r.PathValue("id") {
+		if s.recentlyEnded(r.PathValue("id")) {
+			w.WriteHeader(http.StatusOK) // already over: DELETE is idempotent
+			return
+		}
 		s.writeError(w, r, errorf(http.StatusNotFound, "no such session"))
 		return
 	}
