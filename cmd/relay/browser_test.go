@@ -273,6 +273,12 @@ type consoleEntry struct {
 type window struct{ from, to time.Time }
 
 func newBrowser(t *testing.T, fakeMedia bool) *browser {
+	return newBrowserWith(t, fakeMedia, true)
+}
+
+// newBrowserWith starts Chromium; without autoplay, media with sound needs
+// a user gesture, as in a delegate's everyday browser.
+func newBrowserWith(t *testing.T, fakeMedia, autoplay bool) *browser {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the browser tests need Chromium at %s (Debian: apt-get install chromium): %v", chromiumPath, err)
@@ -293,9 +299,13 @@ func newBrowser(t *testing.T, fakeMedia bool) *browser {
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
+	}
+	if autoplay {
+		opts = append(opts, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	} else {
+		opts = append(opts, chromedp.Flag("autoplay-policy", "document-user-activation-required"))
 	}
 	if fakeMedia {
 		// With camera access Chromium binds ICE to the host's interfaces and
@@ -607,11 +617,26 @@ func TestBrowserWatchDemo(t *testing.T) {
 	waitJS(t, ctx, 10*time.Second, "video back", `document.querySelector('video').srcObject?.getVideoTracks().length === 1`)
 	setViewport(t, ctx, 1280, 800, false)
 
+	setViewport(t, ctx, 1280, 800, false)
 	navigate(t, ctx, r.url("/"))
 	waitJS(t, ctx, 5*time.Second, "demo room live in the lobby",
 		`document.querySelector('li[data-room="demo"]')?.dataset.state === 'live'`)
 	screenshot(t, ctx, "lobby")
 	b.checkConsole()
+
+	// A browser that blocks sound without a gesture: the page plays muted
+	// and offers Unmute; a click brings the sound.
+	b2 := newBrowserWith(t, false, false)
+	ctx2 := b2.ctx
+	setViewport(t, ctx2, 1280, 800, false)
+	navigate(t, ctx2, r.url("/watch/demo?lang=fr"))
+	waitFrames(t, ctx2, 10, 15*time.Second)
+	waitJS(t, ctx2, 5*time.Second, "muted autoplay with an Unmute button", `document.querySelector('video').muted && !document.querySelector('#unmute').hidden &&
+		document.querySelector('#status').dataset.state === 'live'`)
+	screenshot(t, ctx2, "watch-muted-autoplay")
+	do(t, ctx2, 5*time.Second, chromedp.Click(chromedp.CSS("#unmute")))
+	waitJS(t, ctx2, 5*time.Second, "sound on after the click", `!document.querySelector('video').muted && !document.querySelector('video').paused && document.querySelector('#unmute').hidden`)
+	b2.checkConsole()
 }
 
 const plenaryYAML = `rooms:

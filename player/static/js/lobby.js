@@ -21,7 +21,8 @@ function card(r) {
   const langs = (r.captions || []).map((c) => c.lang);
   const href = `/watch/${encodeURIComponent(r.name)}`;
   const state = r.state || 'idle';
-  const started = state === 'live' && r.started ? `for ${since(r.started)}` : '';
+  const age = state === 'live' && r.started ? since(r.started) : '';
+  const started = age === 'just now' ? ' · just started' : age ? ` · live for ${age}` : '';
   return el('li', { class: `room ${state}`, dataset: { room: r.name, state } },
     el('div', { class: 'room-head' },
       el('span', { class: 'pill', dataset: { state } }, STATE_TEXT[state] || state),
@@ -29,7 +30,7 @@ function card(r) {
       el('span', { class: 'viewers', title: 'Watching now' }, `${r.viewers || 0} watching`),
     ),
     el('h2', {}, el('a', { href, class: 'room-link' }, r.title || r.name)),
-    el('p', { class: 'meta' }, `Room ${r.name}`, started ? ` · live ${started}` : ''),
+    el('p', { class: 'meta' }, `Room ${r.name}${started}`),
     el('div', { class: 'langs' },
       langs.length
         ? [el('span', { class: 'langs-label' }, 'Subtitles'), ...langs.map((l) => el('a', { class: 'lang', lang: l, dir: dir(l), href: `${href}?lang=${encodeURIComponent(l)}`, title: `Watch with ${nativeName(l)} subtitles` }, nativeName(l)))]

@@ -149,6 +149,15 @@ export class Playback extends EventTarget {
     }
   }
 
+  /** The page saw the media play (faster than the next stats sample). */
+  mediaStarted() {
+    if (this.session && this.state !== 'live') {
+      this.quietSamples = 0;
+      this.backoff.reset();
+      this.setState('live');
+    }
+  }
+
   sampled(s) {
     this.dispatchEvent(new CustomEvent('stats', { detail: s }));
     if (s.flowing) {

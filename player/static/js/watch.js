@@ -134,6 +134,7 @@ $('#volume').addEventListener('input', (e) => {
   else updateSound();
 });
 video.addEventListener('volumechange', updateSound);
+video.addEventListener('playing', () => app.playback.mediaStarted());
 
 // ---- languages -------------------------------------------------------------
 
@@ -169,7 +170,7 @@ function fillSelects(primary, secondary) {
   const sel = $('#lang');
   const sel2 = $('#lang2');
   if (!app.languages.length) {
-    sel.replaceChildren(el('option', { value: '' }, 'None yet'));
+    sel.replaceChildren(el('option', { value: '' }, 'No subtitles yet'));
     sel.disabled = true;
   } else {
     sel.replaceChildren(...app.languages.map((l) => el('option', { value: l, lang: l, title: label(l), selected: l === primary }, nativeName(l))));
@@ -181,7 +182,7 @@ function fillSelects(primary, secondary) {
     ...app.languages.filter((l) => l !== primary).map((l) => el('option', { value: l, lang: l, title: label(l) }, `+ ${nativeName(l)}`)),
   );
   sel2.value = secondary || '';
-  sel2.disabled = app.languages.length < 2;
+  sel2.closest('label').hidden = app.languages.length < 2;
 }
 
 function applyLanguages(primary, secondary) {
@@ -194,6 +195,7 @@ function applyLanguages(primary, secondary) {
   updateNativeTracks();
   $('#transcript-lang').textContent = primary ? nativeName(primary) : '';
   $('#transcript-lang').lang = primary || '';
+  $('#transcript-empty').textContent = primary ? 'Captions appear here as they are spoken.' : 'This session has no subtitles yet. They appear here when a captioner starts.';
 }
 
 $('#lang').addEventListener('change', (e) => {
@@ -336,6 +338,7 @@ $('#title').textContent = room;
 $('#cc').setAttribute('aria-pressed', String(app.captionsOn));
 $('#cc').textContent = app.captionsOn ? 'Captions on' : 'Captions off';
 applyReading();
+pickLanguages();
 setAudioOnly(app.playback.audioOnly);
 showState('connecting');
 updateSound();
