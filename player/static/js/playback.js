@@ -115,6 +115,9 @@ export class Playback extends EventTarget {
       case 404: // not live after all: the publisher left between the two requests
         this.setState('waiting');
         return sleep(err.retryAfterMs || 2000, wait);
+      case 429: // too many offers from this address (a shared venue NAT): wait as told
+        this.setState('reconnecting', err.message);
+        return sleep(err.retryAfterMs || 5000, wait);
       case 503:
         this.setState('busy', err.message);
         return sleep(err.retryAfterMs || 10000, wait);
@@ -123,7 +126,6 @@ export class Playback extends EventTarget {
         this.setState('unsupported', err.message);
         return sleep(30000, wait);
       default:
-        console.warn('playback: session failed:', err.message || err);
         this.setState('reconnecting', err.message || '');
         return sleep(this.backoff.next(), wait);
     }
