@@ -74,19 +74,22 @@ type Config struct {
 
 // Server owns the rooms and the WebRTC machinery.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	pubAPI    *webrtc.API
-	viewAPI   *webrtc.API
-	udpConn   net.PacketConn
-	udpMux    ice.UDPMux
-	tcpLn     net.Listener
-	tcpMux    ice.TCPMux
-	nextID    atomic.Uint64
-	viewers   atomic.Int64
-	closing   atomic.Bool
-	closeOnce sync.Once
-	limiter   *ipLimiter
+	cfg         Config
+	log         *slog.Logger
+	pubAPI      *webrtc.API
+	viewAPI     *webrtc.API
+	udpConn     net.PacketConn
+	udpMux      ice.UDPMux
+	tcpLn       net.Listener
+	tcpMux      ice.TCPMux
+	nextID      atomic.Uint64
+	viewers     atomic.Int64
+	closing     atomic.Bool
+	closeOnce   sync.Once
+	stop        chan struct{} // closed by Close; ends the report loop
+	loopDone    chan struct{}
+	loopRunning bool // set once New has started the loop
+	limiter     *ipLimiter
 
 	mu    sync.Mutex
 	rooms map[string]*Room
@@ -124,7 +127,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ViewerTimeout <= 0 {
 		cfg.ViewerTimeout = 15 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, ended: map[string]time.Time{}, limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst)}
+	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, ended: map[string]time.Time{},
+		stop: make(chan struct{}), loopDone: make(chan struct{}), limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst)}
 	for _, rc := range cfg.Rooms {
 		if !ValidRoomName(rc.Name) {
 			return nil, fmt.Errorf("relay: room name %q: use letters, digits, '-' and '_' (at most 64)", rc.Name)
@@ -143,7 +147,42 @@ func New(cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	s.loopRunning = true
+	go s.reportLoop()
 	return s, nil
+}
+
+// reportLoop sends every viewer its sender reports once a second: one
+// goroutine for the server rather than one per viewer.
+func (s *Server) reportLoop() {
+	defer close(s.loopDone)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var viewers []*viewer
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-tick.C:
+			viewers = viewers[:0]
+			s.mu.Lock()
+			rooms := make([]*Room, 0, len(s.rooms))
+			for _, r := range s.rooms {
+				rooms = append(rooms, r)
+			}
+			s.mu.Unlock()
+			for _, r := range rooms {
+				r.mu.Lock()
+				for _, v := range r.viewers {
+					viewers = append(viewers, v)
+				}
+				r.mu.Unlock()
+			}
+			for _, v := range viewers {
+				v.sendReports(now)
+			}
+		}
+	}
 }
 
 func (s *Server) listen() error {
@@ -267,6 +306,7 @@ func (w *statusWriter) WriteHeader(code int) {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
+		close(s.stop)
 		s.mu.Lock()
 		rooms := make([]*Room, 0, len(s.rooms))
 		for _, r := range s.rooms {
@@ -281,6 +321,9 @@ func (s *Server) Close() error {
 		}
 		if s.tcpMux != nil {
 			s.tcpMux.Close()
+		}
+		if s.loopRunning {
+			<-s.loopDone
 		}
 	})
 	return nil

@@ -127,11 +127,6 @@ func (v *viewer) start(senders []*webrtc.RTPSender) {
 			v.readRTCP(s, t)
 		}()
 	}
-	v.wg.Add(1)
-	go func() {
-		defer v.wg.Done()
-		v.sendReports()
-	}()
 }
 
 // readRTCP answers NACKs from the shared history, passes keyframe requests
@@ -193,36 +188,31 @@ func (v *viewer) noteReports(f *forwarder, reports []rtcp.ReceptionReport) {
 	}
 }
 
-// sendReports writes a sender report per track every second: browsers need
-// them for lip sync, and the receiver reports they echo give the RTT.
-func (v *viewer) sendReports() {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-v.ctx.Done():
-			return
-		case now := <-tick.C:
-			var pkts []rtcp.Packet
-			for _, t := range v.tracks {
-				f := t.forwarder()
-				if f == nil {
-					continue
-				}
-				ts, ok := f.senderClock(now)
-				if !ok {
-					continue
-				}
-				pkts = append(pkts, &rtcp.SenderReport{
-					SSRC: f.ssrc, NTPTime: ntpTime(now), RTPTime: ts,
-					PacketCount: uint32(f.packets.Load()), OctetCount: uint32(f.bytes.Load()),
-				})
-			}
-			if len(pkts) > 0 {
-				if err := v.pc.WriteRTCP(pkts); err != nil {
-					v.log.Debug("sender report not sent", "err", err)
-				}
-			}
+// sendReports writes a sender report per track: browsers need them for lip
+// sync, and the receiver reports that echo them give the RTT. The server's
+// one report loop calls it every second for every viewer.
+func (v *viewer) sendReports(now time.Time) {
+	if v.ctx.Err() != nil {
+		return
+	}
+	var pkts []rtcp.Packet
+	for _, t := range v.tracks {
+		f := t.forwarder()
+		if f == nil {
+			continue
+		}
+		ts, ok := f.senderClock(now)
+		if !ok {
+			continue
+		}
+		pkts = append(pkts, &rtcp.SenderReport{
+			SSRC: f.ssrc, NTPTime: ntpTime(now), RTPTime: ts,
+			PacketCount: uint32(f.packets.Load()), OctetCount: uint32(f.bytes.Load()),
+		})
+	}
+	if len(pkts) > 0 {
+		if err := v.pc.WriteRTCP(pkts); err != nil {
+			v.log.Debug("sender report not sent", "err", err)
 		}
 	}
 }
