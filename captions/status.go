@@ -1,6 +1,7 @@
 package captions
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -88,7 +89,10 @@ func (h *langHub) sendStatusLocked() {
 
 // LangStats is a snapshot of one language of a room.
 type LangStats struct {
-	Lang       string            `json:"lang"`
+	Lang string `json:"lang"`
+	// Announced: a captioner has used the language, or the room config lists
+	// it. Languages only viewers have asked for are not announced.
+	Announced  bool              `json:"announced"`
 	Viewers    int               `json:"viewers"`
 	Captioners []CaptionerInfo   `json:"captioners"`
 	Cues       uint64            `json:"cues"`
@@ -121,18 +125,33 @@ func (s *Service) Rooms() []RoomStats {
 	for _, r := range s.allRooms() {
 		rs := RoomStats{Room: r.name}
 		seen := map[string]bool{}
+		declared := s.declared(r.name)
 		for _, h := range r.hubs() {
-			rs.Languages = append(rs.Languages, h.stats())
+			st := h.stats()
+			// Only viewers asked for it: listed (the AV team sees who waits)
+			// but not as a language the room offers.
+			st.Announced = h.announced() || slices.Contains(declared, h.lang)
+			rs.Languages = append(rs.Languages, st)
 			seen[h.lang] = true
 		}
-		for _, l := range s.declared(r.name) {
+		for _, l := range declared {
 			if !seen[l] {
 				seen[l] = true
-				rs.Languages = append(rs.Languages, LangStats{Lang: l, Captioners: []CaptionerInfo{}, Dropped: map[string]uint64{}})
+				rs.Languages = append(rs.Languages, LangStats{Lang: l, Announced: true, Captioners: []CaptionerInfo{}, Dropped: map[string]uint64{}})
 			}
 		}
 		sort.Slice(rs.Languages, func(i, j int) bool { return rs.Languages[i].Lang < rs.Languages[j].Lang })
 		out = append(out, rs)
 	}
 	return out
+}
+
+// announced says whether a language has been used by a captioner (a socket,
+// an HTTP ingest post, a cue). A viewer may subscribe to any valid tag ahead
+// of its captioner, which creates the hub; the pages offer only announced
+// languages, so a crafted client cannot pad the room's language list.
+func (h *langHub) announced() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.joins > 0 || len(h.cues) > 0 || h.partial != nil || len(h.ingest) > 0 || h.nextSeq > 1
 }

@@ -30,6 +30,7 @@ type viewer struct {
 	tracks []*viewerTrack
 
 	quality   quality
+	ready     atomic.Bool // pc and tracks are set; published after the answer
 	ctx       context.Context
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -192,8 +193,8 @@ func (v *viewer) noteReports(f *forwarder, reports []rtcp.ReceptionReport) {
 // sync, and the receiver reports that echo them give the RTT. The server's
 // one report loop calls it every second for every viewer.
 func (v *viewer) sendReports(now time.Time) {
-	if v.ctx.Err() != nil {
-		return
+	if !v.ready.Load() || v.ctx.Err() != nil {
+		return // still being set up (pc and tracks not yet written), or gone
 	}
 	var pkts []rtcp.Packet
 	for _, t := range v.tracks {

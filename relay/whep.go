@@ -123,6 +123,7 @@ func (s *Server) startViewerPeer(v *viewer, offer string, srcs []*source) (strin
 		return "", err
 	}
 	v.start(senders)
+	v.ready.Store(true)
 	return answer, nil
 }
 

@@ -16,5 +16,5 @@ export async function fetchRoom(name, signal) {
 
 /** The caption languages a room offers, in the relay's order. */
 export function roomLanguages(room) {
-  return (room?.captions || []).map((c) => c.lang);
+  return (room?.captions || []).filter((c) => c.announced).map((c) => c.lang);
 }

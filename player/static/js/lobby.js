@@ -18,7 +18,7 @@ function since(iso) {
 }
 
 function card(r) {
-  const langs = (r.captions || []).map((c) => c.lang);
+  const langs = (r.captions || []).filter((c) => c.announced).map((c) => c.lang);
   const href = `/watch/${encodeURIComponent(r.name)}`;
   const state = r.state || 'idle';
   const age = state === 'live' && r.started ? since(r.started) : '';
