@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ func runLoad(args []string, out, progress io.Writer) error {
 	fs.StringVar(&cfg.CaptionToken, "caption-token", "", "captioner token (default: minted from RELAY_SECRET)")
 	fs.IntVar(&cfg.PID, "pid", 0, "relay process id, to measure its CPU and memory")
 	jsonOut := fs.String("json", "", "also write the JSON summary to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile here (to make the tool cheaper)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +73,17 @@ func runLoad(args []string, out, progress io.Writer) error {
 		}
 	}
 	cfg.Progress = progress
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := load.Run(ctx, cfg)
