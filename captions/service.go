@@ -142,7 +142,10 @@ func New(cfg Config) (*Service, error) {
 		conns: make(map[*client]struct{}),
 	}
 	s.upgrader = websocket.Upgrader{
-		// ReadBufferSize 0 reuses the 4 KiB reader net/http already made.
+		// Viewers only send pongs and captioners short JSON: a small read
+		// buffer (larger frames are still read, in pieces) instead of
+		// keeping net/http's 4 KiB reader for the connection's life.
+		ReadBufferSize:  256,
 		WriteBufferSize: 1024,
 		// Write buffers are only held during a write (cues go out as prepared
 		// messages, which need none): idle viewers cost less.

@@ -56,6 +56,21 @@ func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	// The connection lives on in its own goroutine so that this handler
+	// returns and net/http's request, buffers and grown stack are freed:
+	// an idle viewer then costs a few KB less.
+	if !s.begin() {
+		conn.Close()
+		return
+	}
+	go func() {
+		defer s.wg.Done()
+		s.serveViewer(conn, roomName, langs)
+	}()
+}
+
+// serveViewer runs a viewer connection until it ends.
+func (s *Service) serveViewer(conn *websocket.Conn, roomName string, langs []string) {
 	session := newSession()
 	log := s.log.With("room", roomName, "session", session)
 	c := newClient(conn, session, log, s.limits())
