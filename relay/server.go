@@ -165,13 +165,7 @@ func (s *Server) reportLoop() {
 			return
 		case now := <-tick.C:
 			viewers = viewers[:0]
-			s.mu.Lock()
-			rooms := make([]*Room, 0, len(s.rooms))
-			for _, r := range s.rooms {
-				rooms = append(rooms, r)
-			}
-			s.mu.Unlock()
-			for _, r := range rooms {
+			for _, r := range s.roomList() {
 				r.mu.Lock()
 				for _, v := range r.viewers {
 					viewers = append(viewers, v)
@@ -307,13 +301,7 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		close(s.stop)
-		s.mu.Lock()
-		rooms := make([]*Room, 0, len(s.rooms))
-		for _, r := range s.rooms {
-			rooms = append(rooms, r)
-		}
-		s.mu.Unlock()
-		for _, r := range rooms {
+		for _, r := range s.roomList() {
 			r.close()
 		}
 		if s.udpMux != nil {
@@ -352,18 +340,24 @@ func (s *Server) room(name string, create bool) (*Room, error) {
 
 // Rooms returns a snapshot of every room, sorted by name.
 func (s *Server) Rooms() []RoomInfo {
-	s.mu.Lock()
-	rooms := make([]*Room, 0, len(s.rooms))
-	for _, r := range s.rooms {
-		rooms = append(rooms, r)
-	}
-	s.mu.Unlock()
+	rooms := s.roomList()
 	out := make([]RoomInfo, 0, len(rooms))
 	for _, r := range rooms {
 		out = append(out, r.info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// roomList is a snapshot of the rooms, to walk without holding s.mu.
+func (s *Server) roomList() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
 }
 
 // Private says whether room requires viewer tokens.

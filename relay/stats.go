@@ -43,12 +43,7 @@ type RoomStats struct {
 // Stats returns every room's counters. It reads per-track and per-viewer
 // counters at call time: nothing on the packet path is shared.
 func (s *Server) Stats() []RoomStats {
-	s.mu.Lock()
-	rooms := make([]*Room, 0, len(s.rooms))
-	for _, r := range s.rooms {
-		rooms = append(rooms, r)
-	}
-	s.mu.Unlock()
+	rooms := s.roomList()
 	out := make([]RoomStats, 0, len(rooms))
 	for _, r := range rooms {
 		rs := RoomStats{Room: r.cfg.Name}
