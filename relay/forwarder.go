@@ -37,6 +37,7 @@ type forwarder struct {
 	syncTS    uint32
 	tokens    int   // catch-up pacing
 	refilled  int64 // when tokens were last added, unix nanoseconds
+	guard     int   // packets left to check against startSeq; see startGuard
 
 	// Shared with the viewer's RTCP goroutine.
 	mapping   atomic.Pointer[seqMapping]
@@ -53,16 +54,21 @@ type forwarder struct {
 // seqMapping lets NACK answers map a viewer's sequence number back to the
 // source's. It is replaced (not mutated) on every source change.
 type seqMapping struct {
-	src      *source
-	startSeq uint16
-	seqOff   uint16
-	tsOff    uint32
-	// compress marks a catch-up start: packets before syncSeq were sent
-	// with squeezed timestamps (see compressTS).
+	src     *source
+	startAt int64 // arrival of the first packet sent from src; older ones were not
+	seqOff  uint16
+	tsOff   uint32
+	// compress marks a catch-up start: packets that arrived before the sync
+	// packet were sent with squeezed timestamps (see compressTS).
 	compress bool
 	syncSeq  uint16
 	syncTS   uint32
+	syncAt   int64
 }
+
+// startGuard is how many packets after a (re)start are checked for being
+// older than the start point.
+const startGuard = 256
 
 func newForwarder(v *viewer, w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, clockRate uint32) *forwarder {
 	f := &forwarder{writer: w, ssrc: ssrc, pt: pt, clockRate: clockRate, viewer: v,
@@ -100,13 +106,19 @@ func (f *forwarder) write(p *packet, s *source) {
 		} else {
 			f.seqOff, f.tsOff = 0, 0
 		}
-		f.srcID, f.startSeq, f.catching = s.id, p.seq, false
-		f.mapping.Store(&seqMapping{src: s, startSeq: p.seq, seqOff: f.seqOff, tsOff: f.tsOff, syncSeq: p.seq})
+		f.srcID, f.startSeq, f.catching, f.guard = s.id, p.seq, false, startGuard
+		f.mapping.Store(&seqMapping{src: s, startAt: p.at, seqOff: f.seqOff, tsOff: f.tsOff})
 	} else if f.catching {
 		f.catchUp(p, s)
 		return
-	} else if int16(p.seq-f.startSeq) < 0 {
-		return // older than where this viewer started
+	} else if f.guard > 0 {
+		// Just after a (re)start, a late packet from before the start point
+		// is not sent. Only then: sequence numbers wrap every 65536 packets,
+		// so "before" means nothing once the viewer has been going a while.
+		f.guard--
+		if int16(p.seq-f.startSeq) < 0 {
+			return
+		}
 	}
 	f.send(p, p.seq+f.seqOff, p.ts+f.tsOff)
 }
@@ -147,10 +159,11 @@ func (f *forwarder) startCatchUp(p *packet, s *source) bool {
 	if k := &s.hist.slots[int(gop)%len(s.hist.slots)]; !k.valid || k.seq != gop || !k.keyStart {
 		return false
 	}
-	f.srcID, f.startSeq, f.seqOff, f.tsOff = s.id, gop, 0, 0
+	f.srcID, f.startSeq, f.seqOff, f.tsOff, f.guard = s.id, gop, 0, 0, startGuard
 	f.catching, f.cursor, f.syncSeq, f.syncTS = true, gop, p.seq, p.ts
 	f.tokens, f.refilled = catchUpBurst, p.at
-	f.mapping.Store(&seqMapping{src: s, startSeq: gop, syncSeq: p.seq, syncTS: p.ts, compress: true})
+	key := &s.hist.slots[int(gop)%len(s.hist.slots)]
+	f.mapping.Store(&seqMapping{src: s, startAt: key.at, compress: true, syncSeq: p.seq, syncTS: p.ts, syncAt: p.at})
 	f.catchUp(p, s)
 	return true
 }
@@ -220,12 +233,14 @@ func (f *forwarder) resend(seq uint16, scratch *packet, hdr *rtp.Header) {
 		return
 	}
 	srcSeq := seq - m.seqOff
-	if int16(srcSeq-m.startSeq) < 0 || !m.src.hist.copyOut(srcSeq, scratch) {
+	// Arrival times, not sequence numbers, say whether this viewer was sent
+	// the packet: sequence numbers wrap.
+	if !m.src.hist.copyOut(srcSeq, scratch) || scratch.at < m.startAt {
 		f.nackMiss.Add(1)
 		return
 	}
 	ts := scratch.ts + m.tsOff
-	if m.compress {
+	if m.compress && scratch.at < m.syncAt {
 		ts = compressTS(srcSeq, scratch.ts, m.syncSeq, m.syncTS)
 	}
 	*hdr = rtp.Header{Version: 2, PayloadType: f.pt, SSRC: f.ssrc, SequenceNumber: seq,

@@ -1,0 +1,68 @@
+package relay
+
+import (
+	"testing"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// seqRecorder records what a forwarder writes.
+type seqRecorder struct {
+	n    int
+	last rtp.Header
+}
+
+func (w *seqRecorder) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.n++
+	w.last = *h
+	return len(payload), nil
+}
+func (w *seqRecorder) Write(b []byte) (int, error) { return len(b), nil }
+
+func rawPacket(seq uint16, ts uint32, key bool) []byte {
+	nal := byte(0x41) // P slice
+	if key {
+		nal = 0x65 // IDR
+	}
+	b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: 7, Marker: true},
+		Payload: []byte{nal, 0x88, 0x80}}).Marshal()
+	return b
+}
+
+// A forwarder keeps sending, and answers NACKs, across sequence-number
+// wrap-arounds: nothing may be judged "older than the start" by a 16-bit
+// comparison once the viewer has been watching for a while.
+func TestForwarderAcrossSequenceWrap(t *testing.T) {
+	g := newTrackGroup(webrtc.RTPCodecTypeVideo)
+	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
+	g.attach(src)
+	w := &seqRecorder{}
+	f := newForwarder(nil, w, 99, 102, 90000)
+	f.notBefore = 0
+	g.add(f)
+	const total = 200_000 // three wraps
+	seq, ts := uint16(65000), uint32(1)
+	for i := 0; i < total; i++ {
+		p := src.hist.store(rawPacket(seq, ts, i == 0), int64(i+1))
+		g.forward(src, p)
+		seq++
+		ts += 3000
+	}
+	if w.n != total {
+		t.Fatalf("forwarded %d of %d packets", w.n, total)
+	}
+	// NACK the packet sent 10 packets ago: it is in the shared history.
+	want := w.last.SequenceNumber - 10
+	var scratch packet
+	var hdr rtp.Header
+	f.resend(want, &scratch, &hdr)
+	if f.nacked.Load() != 1 || w.last.SequenceNumber != want {
+		t.Fatalf("NACK after wraps: nacked %d, last sent seq %d, want %d", f.nacked.Load(), w.last.SequenceNumber, want)
+	}
+	// A NACK for something long gone is a miss, not a wrong packet.
+	f.resend(want-5000, &scratch, &hdr)
+	if f.nackMiss.Load() != 1 {
+		t.Errorf("stale NACK not counted as a miss")
+	}
+}
