@@ -58,6 +58,9 @@ func TestBadInput(t *testing.T) {
 		{"whep oversized", "POST", "/whep/room1", "application/sdp", "", strings.Repeat("a", 70000), 413},
 		{"whep not live", "POST", "/whep/room1", "application/sdp", "", tinyOffer, 404},
 		{"whep private no token", "POST", "/whep/closed", "application/sdp", "", tinyOffer, 401},
+		{"whep private other room's token", "POST", "/whep/closed", "application/sdp", r.token(t, auth.RoleViewer, "open"), tinyOffer, 403},
+		{"whep private publisher token", "POST", "/whep/closed", "application/sdp", r.token(t, auth.RolePublisher, "closed"), tinyOffer, 403},
+		{"whep private viewer token, not live", "POST", "/whep/closed", "application/sdp", r.token(t, auth.RoleViewer, "closed"), tinyOffer, 404},
 		{"whep DELETE unknown", "DELETE", "/whep/room1/abc", "", "", "", 404},
 	}
 	for _, c := range cases {
