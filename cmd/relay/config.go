@@ -74,6 +74,9 @@ type serveConfig struct {
 	LogLevel  string
 	Shutdown  time.Duration
 	DebugAddr string
+	// HeaderTimeout bounds how long a client may take to send its request
+	// headers (slow-loris clients); 0 means 5 s.
+	HeaderTimeout time.Duration
 }
 
 // bindIP is the IP --addr names, or nil for every interface.

@@ -141,9 +141,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
+	if c.HeaderTimeout <= 0 {
+		c.HeaderTimeout = 5 * time.Second
+	}
 	srv := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: c.HeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
