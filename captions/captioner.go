@@ -141,11 +141,14 @@ func (s *Service) readCaptioner(conn *websocket.Conn, c *client, h *langHub) {
 		case typePartial:
 			h.partialLine(m.Text)
 		case typeFinal:
-			id := m.ID
+			id, arrived := m.ID, time.Now()
 			h.final(m.Text, id, time.Time{}, func(seq uint64, dup bool, err error) {
 				if err != nil {
 					sendJSON(c, errorMsg{Type: typeError, Error: err.Error(), ID: id}, kindMust)
 					return
+				}
+				if s.cfg.ObserveAck != nil {
+					s.cfg.ObserveAck(time.Since(arrived))
 				}
 				sendJSON(c, ackMsg{Type: typeAck, ID: id, Seq: seq, Duplicate: dup}, kindMust)
 			})

@@ -69,6 +69,9 @@ type Config struct {
 	// ObserveDelivery, if set, is called with the time from a final entering
 	// the hub (durable) to its write on each viewer socket.
 	ObserveDelivery func(time.Duration)
+	// ObserveAck, if set, is called with the time from a captioner's final
+	// arriving to its acknowledgement (the journal fsync included).
+	ObserveAck func(time.Duration)
 }
 
 func (c Config) withDefaults() Config {

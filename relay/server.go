@@ -317,6 +317,11 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// Limits returns the viewer limits in force (defaults applied).
+func (s *Server) Limits() (maxViewers, maxViewersPerRoom int) {
+	return s.cfg.MaxViewers, s.cfg.MaxViewersPerRoom
+}
+
 // Ready says whether the server accepts sessions.
 func (s *Server) Ready() bool { return !s.closing.Load() }
 

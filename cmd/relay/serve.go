@@ -104,8 +104,10 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 	if c.PublicIP != "" {
 		publicIPs = strings.Split(c.PublicIP, ",")
 	}
+	metrics := monitoring.NewMetrics(nil)
 	sfu, err := relay.New(relay.Config{
-		Logger: log, Auth: authority, BindIP: bindIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort, PublicIPs: publicIPs,
+		ObserveRequest: metrics.ObserveRequest,
+		Logger:         log, Auth: authority, BindIP: bindIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort, PublicIPs: publicIPs,
 		Rooms: rooms, MaxRooms: fc.Limits.MaxRooms, MaxViewers: fc.Limits.MaxViewers, MaxViewersPerRoom: fc.Limits.MaxViewersPerRoom,
 	})
 	if err != nil {
@@ -119,6 +121,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 	capSvc, err := captions.New(captions.Config{
 		DataDir: filepath.Clean(c.DataDir), Backlog: fc.Captions.Backlog, Auth: authority, Logger: log,
 		Languages: func(room string) []string { return langs[room] }, Private: private,
+		ObserveDelivery: metrics.ObserveDelivery, ObserveAck: metrics.ObserveAck,
 	})
 	if err != nil {
 		return err
@@ -135,6 +138,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		return nil
 	}})
 	mon.Register(mux)
+	maxViewers, maxPerRoom := sfu.Limits()
+	metrics.Watch(sfu, capSvc, monitoring.Limits{MaxViewers: maxViewers, MaxViewersPerRoom: maxPerRoom})
+	mux.Handle("GET /metrics", metrics.Handler())
 	player.Register(mux)
 
 	ln, err := net.Listen("tcp", c.Addr)

@@ -1,0 +1,242 @@
+package monitoring
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/relay-av/relay/captions"
+	"github.com/relay-av/relay/relay"
+)
+
+// RelayStats is what the collector reads from the SFU at scrape time;
+// *relay.Server satisfies it.
+type RelayStats interface {
+	Stats() []relay.RoomStats
+}
+
+// Limits are the configured capacity, exported so alerts can say "near".
+type Limits struct {
+	MaxViewers        int
+	MaxViewersPerRoom int
+}
+
+// Metrics owns the Prometheus registry of one relay.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	delivery prometheus.Histogram
+	ack      prometheus.Histogram
+}
+
+// NewMetrics builds the registry with the hook-fed metrics and Go runtime
+// and process metrics; Watch adds the relay's and captions' state. reg may
+// be nil for a fresh registry.
+func NewMetrics(reg *prometheus.Registry) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_http_requests_total",
+			Help: "WHIP and WHEP requests by endpoint, method and status code.",
+		}, []string{"endpoint", "method", "code"}),
+		delivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "relay_caption_delivery_seconds",
+			Help:    "Time from a final caption entering its hub (durable) to its write on a viewer's socket.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		ack: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "relay_caption_ack_seconds",
+			Help:    "Time from a captioner's final arriving to its acknowledgement (journal fsync included).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+	}
+	reg.MustRegister(m.requests, m.delivery, m.ack,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Watch registers the collector that reads r's and c's state at scrape time
+// (either may be nil). The hooks exist before the relay and the caption
+// service do; their state is watched once they exist.
+func (m *Metrics) Watch(r RelayStats, c Captions, lim Limits) {
+	m.reg.MustRegister(&stateCollector{relay: r, captions: c, limits: lim})
+}
+
+// Registry is the registry the metrics live in.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ObserveRequest is relay.Config.ObserveRequest.
+func (m *Metrics) ObserveRequest(endpoint, method string, status int) {
+	m.requests.WithLabelValues(endpoint, method, strconv.Itoa(status)).Inc()
+}
+
+// ObserveDelivery is captions.Config.ObserveDelivery.
+func (m *Metrics) ObserveDelivery(d time.Duration) { m.delivery.Observe(d.Seconds()) }
+
+// ObserveAck is captions.Config.ObserveAck.
+func (m *Metrics) ObserveAck(d time.Duration) { m.ack.Observe(d.Seconds()) }
+
+// stateCollector turns the relay's and the caption service's counters into
+// metrics when Prometheus scrapes: the packet path only bumps per-track and
+// per-viewer counters of its own, never a shared metric.
+type stateCollector struct {
+	relay    RelayStats
+	captions Captions
+	limits   Limits
+}
+
+var (
+	descViewers    = prometheus.NewDesc("relay_viewers", "WHEP viewers connected, per room.", []string{"room"}, nil)
+	descPublishers = prometheus.NewDesc("relay_publishers", "Publishers connected (0 or 1), per room.", []string{"room"}, nil)
+	descLive       = prometheus.NewDesc("relay_room_live", "1 when the room's publisher is live, 0 when it is lost or absent.", []string{"room"}, nil)
+	descLost       = prometheus.NewDesc("relay_room_lost", "1 when the room's publisher vanished without ending its session.", []string{"room"}, nil)
+	descFwdPkts    = prometheus.NewDesc("relay_forwarded_packets_total", "RTP packets sent to viewers (resends not included).", []string{"room", "kind"}, nil)
+	descFwdBytes   = prometheus.NewDesc("relay_forwarded_bytes_total", "RTP payload bytes sent to viewers.", []string{"room", "kind"}, nil)
+	descInBytes    = prometheus.NewDesc("relay_ingest_bytes_total", "RTP bytes received from publishers.", []string{"room", "kind"}, nil)
+	descInPkts     = prometheus.NewDesc("relay_ingest_packets_total", "RTP packets received from publishers.", []string{"room", "kind"}, nil)
+	descKeyframes  = prometheus.NewDesc("relay_keyframes_total", "Keyframes received from publishers.", []string{"room"}, nil)
+	descLastKey    = prometheus.NewDesc("relay_last_keyframe_timestamp_seconds", "When the room's video source last sent a keyframe.", []string{"room"}, nil)
+	descNACKs      = prometheus.NewDesc("relay_nacks_total", "Packets resent to viewers from the shared history after a NACK.", []string{"room"}, nil)
+	descPLIs       = prometheus.NewDesc("relay_plis_total", "Keyframe requests sent to publishers.", []string{"room"}, nil)
+	descDropped    = prometheus.NewDesc("relay_dropped_packets_total", "Packets not delivered, by reason.", []string{"room", "reason"}, nil)
+	descLoss       = prometheus.NewDesc("relay_viewer_loss_ratio", "Viewers' fraction of packets lost, from their last receiver report.", []string{"room"}, nil)
+	descJitter     = prometheus.NewDesc("relay_viewer_jitter_seconds", "Viewers' interarrival jitter, from receiver reports.", []string{"room"}, nil)
+	descRTT        = prometheus.NewDesc("relay_viewer_rtt_seconds", "Viewers' round-trip time, from sender and receiver reports.", []string{"room"}, nil)
+	descMaxViewers = prometheus.NewDesc("relay_viewer_limit", "Configured viewer limit of the whole relay.", nil, nil)
+	descMaxPerRoom = prometheus.NewDesc("relay_room_viewer_limit", "Configured viewer limit of each room.", nil, nil)
+
+	descCapViewers = prometheus.NewDesc("relay_caption_viewers", "Caption WebSocket viewers, per room and language.", []string{"room", "lang"}, nil)
+	descCapCapts   = prometheus.NewDesc("relay_caption_captioners", "Captioners connected (sockets and recent HTTP ingest), per room and language.", []string{"room", "lang"}, nil)
+	descCapCues    = prometheus.NewDesc("relay_caption_cues_total", "Final cues stored, per room and language.", []string{"room", "lang"}, nil)
+	descCapLast    = prometheus.NewDesc("relay_caption_last_cue_timestamp_seconds", "When the language's last final cue arrived.", []string{"room", "lang"}, nil)
+	descCapDrop    = prometheus.NewDesc("relay_caption_dropped_total", "Caption messages dropped (partial) or viewers disconnected (slow).", []string{"room", "lang", "reason"}, nil)
+)
+
+// Quality histogram buckets.
+var (
+	lossBuckets   = []float64{0, .001, .005, .01, .02, .05, .1, .2}
+	jitterBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1}
+	rttBuckets    = []float64{.005, .01, .025, .05, .1, .2, .4, .8, 1.6}
+)
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descViewers, descPublishers, descLive, descLost, descFwdPkts, descFwdBytes, descInBytes,
+		descInPkts, descKeyframes, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
+		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descMaxViewers, float64(c.limits.MaxViewers))
+	gauge(descMaxPerRoom, float64(c.limits.MaxViewersPerRoom))
+	if c.relay != nil {
+		for _, rs := range c.relay.Stats() {
+			room := rs.Room
+			gauge(descViewers, float64(rs.Viewers), room)
+			gauge(descPublishers, float64(rs.Publishers), room)
+			gauge(descLive, boolf(rs.State == relay.StateLive), room)
+			gauge(descLost, boolf(rs.State == relay.StateLost), room)
+			for kind, ks := range map[string]relay.KindStats{"video": rs.Video, "audio": rs.Audio} {
+				counter(descFwdPkts, ks.ForwardedPackets, room, kind)
+				counter(descFwdBytes, ks.ForwardedBytes, room, kind)
+				counter(descInBytes, ks.IngestBytes, room, kind)
+				counter(descInPkts, ks.IngestPackets, room, kind)
+			}
+			v, a := rs.Video, rs.Audio
+			counter(descKeyframes, v.Keyframes, room)
+			if !rs.LastKeyframe.IsZero() {
+				gauge(descLastKey, float64(rs.LastKeyframe.UnixNano())/1e9, room)
+			}
+			counter(descNACKs, v.NACKed+a.NACKed, room)
+			counter(descPLIs, v.PLIs+a.PLIs, room)
+			counter(descDropped, v.WaitKeyframeDrops+a.WaitKeyframeDrops, room, "wait_keyframe")
+			counter(descDropped, v.WriteErrors+a.WriteErrors, room, "write_error")
+			counter(descDropped, v.Malformed+a.Malformed, room, "malformed")
+			counter(descDropped, v.NACKMisses+a.NACKMisses, room, "nack_miss")
+			loss, jitter, rtt := newHist(lossBuckets), newHist(jitterBuckets), newHist(rttBuckets)
+			for _, q := range rs.Quality {
+				loss.observe(q.Loss)
+				jitter.observe(q.Jitter.Seconds())
+				if q.RTT > 0 {
+					rtt.observe(q.RTT.Seconds())
+				}
+			}
+			ch <- loss.metric(descLoss, room)
+			ch <- jitter.metric(descJitter, room)
+			ch <- rtt.metric(descRTT, room)
+		}
+	}
+	if c.captions != nil {
+		for _, rs := range c.captions.Rooms() {
+			for _, l := range rs.Languages {
+				if !l.Announced {
+					continue // only viewers asked for it; bounded labels
+				}
+				gauge(descCapViewers, float64(l.Viewers), rs.Room, l.Lang)
+				gauge(descCapCapts, float64(len(l.Captioners)), rs.Room, l.Lang)
+				counter(descCapCues, l.Cues, rs.Room, l.Lang)
+				if !l.LastCue.IsZero() {
+					gauge(descCapLast, float64(l.LastCue.UnixNano())/1e9, rs.Room, l.Lang)
+				}
+				counter(descCapDrop, l.Dropped["partial"], rs.Room, l.Lang, "partial")
+				counter(descCapDrop, l.Dropped["slow"], rs.Room, l.Lang, "slow")
+			}
+		}
+	}
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// hist builds a constant histogram from the samples of one scrape.
+type hist struct {
+	bounds []float64
+	counts map[float64]uint64
+	n      uint64
+	sum    float64
+}
+
+func newHist(bounds []float64) *hist {
+	return &hist{bounds: bounds, counts: make(map[float64]uint64, len(bounds))}
+}
+
+func (h *hist) observe(v float64) {
+	h.n++
+	h.sum += v
+	for _, b := range h.bounds {
+		if v <= b {
+			h.counts[b]++
+		}
+	}
+}
+
+func (h *hist) metric(d *prometheus.Desc, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstHistogram(d, h.n, h.sum, h.counts, labels...)
+}
+
+var _ Captions = (*captions.Service)(nil)

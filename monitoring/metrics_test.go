@@ -1,0 +1,206 @@
+package monitoring
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/relay-av/relay/captions"
+	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/relay"
+	"github.com/relay-av/relay/relay/clip"
+	"github.com/relay-av/relay/relay/peer"
+)
+
+// stack is a relay + caption service + monitoring on loopback, as serve
+// wires them.
+type stack struct {
+	url     string
+	auth    *auth.Authority
+	metrics *Metrics
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	a, _ := auth.New([]byte("monitoring-test-secret-0123"))
+	m := NewMetrics(nil)
+	log := slog.New(slog.DiscardHandler)
+	sfu, err := relay.New(relay.Config{Auth: a, BindIP: net.IPv4(127, 0, 0, 1), Logger: log, ObserveRequest: m.ObserveRequest, MaxViewers: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	capSvc, err := captions.New(captions.Config{DataDir: t.TempDir(), Auth: a, Logger: log,
+		ObserveDelivery: m.ObserveDelivery, ObserveAck: m.ObserveAck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	sfu.Register(mux)
+	capSvc.Register(mux)
+	New(Params{Relay: sfu, Captions: capSvc}).Register(mux)
+	maxV, maxR := sfu.Limits()
+	m.Watch(sfu, capSvc, Limits{MaxViewers: maxV, MaxViewersPerRoom: maxR})
+	mux.Handle("GET /metrics", m.Handler())
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.Close()
+		capSvc.Close()
+		sfu.Close()
+	})
+	return &stack{url: hs.URL, auth: a, metrics: m}
+}
+
+func (s *stack) scrape(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// value reads one sample of the live scrape, e.g. `relay_viewers{room="hall"}`.
+func (s *stack) value(t *testing.T, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(s.scrape(t), "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			var v float64
+			if _, err := fmtSscan(strings.TrimPrefix(line, series+" "), &v); err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
+
+func waitMetric(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMetricsFollowReality: with a real publisher, N real viewers and a
+// real captioner, the metrics say what is going on, and promtool accepts
+// the exposition.
+func TestMetricsFollowReality(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	tok, _ := s.auth.Issue(auth.RolePublisher, "hall", "", time.Hour)
+	c, _ := clip.Demo()
+	pub, err := peer.Publish(ctx, peer.PublishConfig{URL: s.url + "/whip/hall", Token: tok, Clip: c, Options: peer.Options{Loopback: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(true)
+	waitMetric(t, "room live", func() bool { return s.value(t, `relay_room_live{room="hall"}`) == 1 })
+
+	const n = 4
+	var viewers []*peer.Viewer
+	for i := 0; i < n; i++ {
+		v, err := peer.View(ctx, peer.ViewConfig{URL: s.url + "/whep/hall", Options: peer.Options{Loopback: true}, Interceptors: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		viewers = append(viewers, v)
+	}
+	waitMetric(t, "relay_viewers = N", func() bool { return s.value(t, `relay_viewers{room="hall"}`) == n })
+	if got := s.value(t, `relay_publishers{room="hall"}`); got != 1 {
+		t.Errorf("relay_publishers = %v", got)
+	}
+	before := s.value(t, `relay_forwarded_packets_total{kind="video",room="hall"}`)
+	waitMetric(t, "forwarded packets grow", func() bool {
+		return s.value(t, `relay_forwarded_packets_total{kind="video",room="hall"}`) > before+50
+	})
+	if s.value(t, `relay_ingest_bytes_total{kind="video",room="hall"}`) <= 0 {
+		t.Error("no ingest bytes")
+	}
+	waitMetric(t, "viewer RTT histogram", func() bool { return s.value(t, `relay_viewer_rtt_seconds_count{room="hall"}`) >= 1 })
+	if got := s.value(t, `relay_http_requests_total{code="201",endpoint="whep",method="POST"}`); got != n {
+		t.Errorf("WHEP 201s counted %v, want %d", got, n)
+	}
+
+	// Two viewers leave: the gauge follows, the counters do not go back.
+	fwd := s.value(t, `relay_forwarded_packets_total{kind="video",room="hall"}`)
+	viewers[0].Close(true)
+	viewers[1].Close(true)
+	waitMetric(t, "relay_viewers drops", func() bool { return s.value(t, `relay_viewers{room="hall"}`) == n-2 })
+	if after := s.value(t, `relay_forwarded_packets_total{kind="video",room="hall"}`); after < fwd {
+		t.Errorf("forwarded counter went back from %v to %v when viewers left", fwd, after)
+	}
+
+	// Captions: a viewer socket and a captioner pushing finals.
+	ws := "ws" + strings.TrimPrefix(s.url, "http")
+	cv, _, err := websocket.DefaultDialer.Dial(ws+"/captions/hall/ws?lang=fr", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cv.Close()
+	ctok, _ := s.auth.Issue(auth.RoleCaptioner, "hall", "fr", time.Hour)
+	cc, _, err := websocket.DefaultDialer.Dial(ws+"/captions/hall/publish?"+url.Values{"lang": {"fr"}, "token": {ctok}}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	go func() {
+		for {
+			if _, _, err := cc.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			if _, _, err := cv.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for i, text := range []string{"Bonjour.", "Merci."} {
+		cc.WriteJSON(map[string]any{"type": "final", "text": text, "id": string(rune('a' + i))})
+	}
+	waitMetric(t, "caption cues counted", func() bool { return s.value(t, `relay_caption_cues_total{lang="fr",room="hall"}`) == 2 })
+	waitMetric(t, "caption viewer and captioner", func() bool {
+		return s.value(t, `relay_caption_viewers{lang="fr",room="hall"}`) == 1 && s.value(t, `relay_caption_captioners{lang="fr",room="hall"}`) == 1
+	})
+	waitMetric(t, "delivery and ack latency observed", func() bool {
+		return s.value(t, "relay_caption_delivery_seconds_count") >= 2 && s.value(t, "relay_caption_ack_seconds_count") >= 2
+	})
+	if s.value(t, `relay_caption_last_cue_timestamp_seconds{lang="fr",room="hall"}`) < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Error("last cue timestamp is not recent")
+	}
+
+	// promtool, from Debian's prometheus package, on the live exposition.
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: install Debian's prometheus package (scripts/test does as root)")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewBufferString(s.scrape(t))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+	for _, v := range viewers[2:] {
+		v.Close(true)
+	}
+}
+
+func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }
