@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,12 +73,16 @@ type journal struct {
 	wake chan struct{}
 	done chan struct{}
 	f    *os.File // owned by the loop goroutine after start
+
+	// failures counts failed writes and appends refused after one, for the
+	// service's relay_caption_journal_errors_total; shared by every room.
+	failures *atomic.Uint64
 }
 
 // loadJournal reads the records of the journal at path (if it exists),
 // cutting off a torn last record, and returns a journal ready to append.
-func loadJournal(path string, log *slog.Logger) (*journal, []record, error) {
-	j := &journal{path: path, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func loadJournal(path string, log *slog.Logger, failures *atomic.Uint64) (*journal, []record, error) {
+	j := &journal{path: path, log: log, wake: make(chan struct{}, 1), done: make(chan struct{}), failures: failures}
 	recs, err := j.load()
 	if err != nil {
 		return nil, nil, err
@@ -201,6 +206,7 @@ func (j *journal) append(rec record, done func(error)) error {
 		return ErrJournalClosed
 	}
 	if j.err != nil {
+		j.failures.Add(1)
 		return fmt.Errorf("%w: %w", ErrJournalClosed, j.err)
 	}
 	j.used = true
@@ -237,6 +243,7 @@ func (j *journal) loop() {
 			err := j.write(buf)
 			if err != nil {
 				j.log.Error("journal write failed; captions of this room are no longer stored", "path", j.path, "err", err)
+				j.failures.Add(1)
 				j.mu.Lock()
 				j.err = err
 				j.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -122,6 +123,8 @@ type Service struct {
 	rooms  map[string]*room
 	conns  map[*client]struct{}
 	closed bool
+
+	journalFailures atomic.Uint64
 }
 
 // ErrClosed is returned for work that arrives after Close.
@@ -188,7 +191,7 @@ func (s *Service) loadRooms() error {
 			s.log.Warn("captions: journal with a bad room name ignored", "file", e.Name())
 			continue
 		}
-		j, recs, err := loadJournal(s.journalPath(name), s.log)
+		j, recs, err := loadJournal(s.journalPath(name), s.log, &s.journalFailures)
 		if err != nil {
 			return fmt.Errorf("captions: room %s: %w", name, err)
 		}
@@ -218,7 +221,7 @@ func (s *Service) room(name string) (*room, error) {
 	if len(s.rooms) >= s.cfg.MaxRooms {
 		return nil, fmt.Errorf("%d caption rooms: %w", len(s.rooms), ErrLimit)
 	}
-	j, _, err := loadJournal(s.journalPath(name), s.log) // new room: no file yet
+	j, _, err := loadJournal(s.journalPath(name), s.log, &s.journalFailures) // new room: no file yet
 	if err != nil {
 		return nil, fmt.Errorf("room %s: %w", name, err)
 	}
@@ -400,4 +403,34 @@ func (s *Service) declared(room string) []string {
 		}
 	}
 	return out
+}
+
+// JournalErrors counts failed journal writes and the finals refused after
+// them (captioners get an error, never a false ack).
+func (s *Service) JournalErrors() uint64 { return s.journalFailures.Load() }
+
+// Healthy reports whether captions can be stored: the data directory takes
+// a synced write and no room's journal has failed.
+func (s *Service) Healthy() error {
+	for _, r := range s.allRooms() {
+		r.j.mu.Lock()
+		err := r.j.err
+		r.j.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("journal of room %s failed: %w", r.name, err)
+		}
+	}
+	probe := filepath.Join(s.dir, ".ready-probe")
+	f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("data directory not writable: %w", err)
+	}
+	_, werr := f.Write([]byte("ok\n"))
+	serr := f.Sync()
+	cerr := f.Close()
+	os.Remove(probe)
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("data directory not writable: %w", err)
+	}
+	return nil
 }

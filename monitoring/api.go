@@ -21,6 +21,7 @@ type Rooms interface {
 // satisfies it.
 type Captions interface {
 	Rooms() []captions.RoomStats
+	JournalErrors() uint64
 }
 
 // Params builds a Monitor.

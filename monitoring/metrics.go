@@ -124,6 +124,7 @@ var (
 	descCapCues    = prometheus.NewDesc("relay_caption_cues_total", "Final cues stored, per room and language.", []string{"room", "lang"}, nil)
 	descCapLast    = prometheus.NewDesc("relay_caption_last_cue_timestamp_seconds", "When the language's last final cue arrived.", []string{"room", "lang"}, nil)
 	descCapDrop    = prometheus.NewDesc("relay_caption_dropped_total", "Caption messages dropped (partial) or viewers disconnected (slow).", []string{"room", "lang", "reason"}, nil)
+	descJournalErr = prometheus.NewDesc("relay_caption_journal_errors_total", "Caption journal writes that failed, and finals refused after a failure.", nil, nil)
 )
 
 // Quality histogram buckets.
@@ -136,7 +137,7 @@ var (
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descViewers, descPublishers, descLive, descLost, descFwdPkts, descFwdBytes, descInBytes,
 		descInPkts, descKeyframes, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
-		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop} {
+		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr} {
 		ch <- d
 	}
 }
@@ -188,6 +189,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if c.captions != nil {
+		counter(descJournalErr, c.captions.JournalErrors())
 		for _, rs := range c.captions.Rooms() {
 			for _, l := range rs.Languages {
 				if !l.Announced {

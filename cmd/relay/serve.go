@@ -135,7 +135,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		if !sfu.Ready() {
 			return errors.New("shutting down")
 		}
-		return nil
+		return capSvc.Healthy()
 	}})
 	mon.Register(mux)
 	maxViewers, maxPerRoom := sfu.Limits()
