@@ -10,9 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/relay/clip"
@@ -144,4 +147,65 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestDashboardQueriesExportedMetrics: the Grafana dashboard parses, and
+// every metric its queries name is one the relay exports.
+func TestDashboardQueriesExportedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("grafana/relay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard is not valid JSON: %v", err)
+	}
+	if len(dash.Panels) == 0 {
+		t.Fatal("no panels")
+	}
+	s := newStack(t)
+	exported := map[string]bool{}
+	for _, line := range strings.Split(s.scrape(t), "\n") {
+		if strings.HasPrefix(line, "# TYPE ") {
+			f := strings.Fields(line)
+			exported[f[2]] = true
+			if f[3] == "histogram" {
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					exported[f[2]+suffix] = true
+				}
+			}
+		}
+	}
+	// Families with labels appear in a scrape only once a room, a language
+	// or a request exists: take their names from the collectors' descriptors.
+	ch := make(chan *prometheus.Desc, 64)
+	(&stateCollector{}).Describe(ch)
+	s.metrics.requests.Describe(ch)
+	close(ch)
+	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range ch {
+		if m := fq.FindStringSubmatch(d.String()); m != nil {
+			for _, suffix := range []string{"", "_bucket", "_sum", "_count"} {
+				exported[m[1]+suffix] = true
+			}
+		}
+	}
+	metricName := regexp.MustCompile(`\b(relay|process)_[a-z0-9_]+`)
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, name := range metricName.FindAllString(tg.Expr, -1) {
+				if !exported[name] {
+					t.Errorf("panel %q queries %s, which the relay does not export", p.Title, name)
+				}
+			}
+		}
+	}
 }
