@@ -5,16 +5,31 @@ package monitoring
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/relay-av/relay/captions"
+	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/relay"
 )
 
 // Rooms is what the SFU tells monitoring; *relay.Server satisfies it.
 type Rooms interface {
 	Rooms() []relay.RoomInfo
+}
+
+// Admin is what the AV team may do to the SFU; *relay.Server satisfies it.
+type Admin interface {
+	Viewers(room string) ([]relay.ViewerInfo, error)
+	DisconnectPublisher(room string) error
+	DisconnectViewer(room, tag string) error
+}
+
+// Authorizer checks admin tokens; *auth.Authority satisfies it.
+type Authorizer interface {
+	Check(token string, need auth.Need) (*auth.Claims, error)
 }
 
 // Captions is what the caption service tells monitoring; *captions.Service
@@ -28,8 +43,17 @@ type Captions interface {
 type Params struct {
 	Relay    Rooms
 	Captions Captions
+	// Admin and Auth enable the AV team's actions; nil Admin disables them.
+	Admin Admin
+	Auth  Authorizer
 	// Ready reports why the relay is not ready, or nil when it is.
 	Ready func() error
+	// Interval is how often /api/rooms/events sends a snapshot; 0 means 1 s.
+	Interval time.Duration
+	// Done ends the event streams (server shutdown); nil means never.
+	Done <-chan struct{}
+	// Logger records admin actions; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Monitor serves the monitoring endpoints.
@@ -38,7 +62,12 @@ type Monitor struct {
 }
 
 // New returns a Monitor.
-func New(p Params) *Monitor { return &Monitor{p: p} }
+func New(p Params) *Monitor {
+	if p.Logger == nil {
+		p.Logger = slog.Default()
+	}
+	return &Monitor{p: p}
+}
 
 // Register adds the monitoring routes to mux.
 func (m *Monitor) Register(mux *http.ServeMux) {
@@ -48,6 +77,12 @@ func (m *Monitor) Register(mux *http.ServeMux) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", m.handleReady)
+	mux.HandleFunc("GET /api/rooms/events", m.handleEvents)
+	if m.p.Admin != nil && m.p.Auth != nil {
+		mux.HandleFunc("GET /api/rooms/{room}/viewers", m.admin(m.handleViewers))
+		mux.HandleFunc("POST /api/rooms/{room}/publisher/disconnect", m.admin(m.handleKickPublisher))
+		mux.HandleFunc("POST /api/rooms/{room}/viewers/{tag}/disconnect", m.admin(m.handleKickViewer))
+	}
 }
 
 // RoomView is one room in /api/rooms: the SFU's view plus caption languages.

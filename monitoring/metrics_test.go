@@ -49,7 +49,7 @@ func newStack(t *testing.T) *stack {
 	mux := http.NewServeMux()
 	sfu.Register(mux)
 	capSvc.Register(mux)
-	New(Params{Relay: sfu, Captions: capSvc}).Register(mux)
+	New(Params{Relay: sfu, Captions: capSvc, Admin: sfu, Auth: a, Logger: log}).Register(mux)
 	maxV, maxR := sfu.Limits()
 	m.Watch(sfu, capSvc, Limits{MaxViewers: maxV, MaxViewersPerRoom: maxR})
 	mux.Handle("GET /metrics", m.Handler())

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"errors"
+	"sort"
 	"sync"
 	"time"
 
@@ -167,15 +168,51 @@ func (r *Room) close() {
 
 // RoomInfo is a snapshot of a room for the lobby, the API and monitoring.
 type RoomInfo struct {
-	Name      string      `json:"name"`
-	Title     string      `json:"title"`
-	Private   bool        `json:"private"`
-	State     State       `json:"state"`
-	Since     time.Time   `json:"since"`
-	Started   *time.Time  `json:"started,omitempty"`
-	Viewers   int         `json:"viewers"`
-	Publisher *PubInfo    `json:"publisher,omitempty"`
-	Tracks    []TrackInfo `json:"tracks"`
+	Name      string         `json:"name"`
+	Title     string         `json:"title"`
+	Private   bool           `json:"private"`
+	State     State          `json:"state"`
+	Since     time.Time      `json:"since"`
+	Started   *time.Time     `json:"started,omitempty"`
+	Viewers   int            `json:"viewers"`
+	Publisher *PubInfo       `json:"publisher,omitempty"`
+	Tracks    []TrackInfo    `json:"tracks"`
+	Quality   QualitySummary `json:"quality"`
+}
+
+// QualitySummary sums up the receiver reports of a room's viewers.
+type QualitySummary struct {
+	Reporting  int     `json:"reporting"` // viewers that have sent receiver reports
+	LossMedian float64 `json:"lossMedian"`
+	LossMax    float64 `json:"lossMax"`
+	RTTMedian  float64 `json:"rttMedianMs"`
+	RTTMax     float64 `json:"rttMaxMs"`
+}
+
+func summarise(qs []Quality) QualitySummary {
+	var s QualitySummary
+	var loss, rtt []float64
+	for _, q := range qs {
+		if q.Reports == 0 {
+			continue
+		}
+		s.Reporting++
+		loss = append(loss, q.Loss)
+		if q.RTT > 0 {
+			rtt = append(rtt, float64(q.RTT.Microseconds())/1000)
+		}
+	}
+	s.LossMedian, s.LossMax = medianMax(loss)
+	s.RTTMedian, s.RTTMax = medianMax(rtt)
+	return s
+}
+
+func medianMax(v []float64) (median, maxV float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(v)
+	return v[len(v)/2], v[len(v)-1]
 }
 
 // PubInfo describes a room's publisher.
@@ -206,7 +243,12 @@ func (r *Room) info() RoomInfo {
 	if r.publisher != nil {
 		ri.Publisher = &PubInfo{Tag: r.publisher.tag, Since: r.publisher.since}
 	}
+	qs := make([]Quality, 0, len(r.viewers))
+	for _, v := range r.viewers {
+		qs = append(qs, v.quality.snapshot())
+	}
 	r.mu.Unlock()
+	ri.Quality = summarise(qs)
 	if ri.Title == "" {
 		ri.Title = ri.Name
 	}

@@ -131,7 +131,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 	mux := http.NewServeMux()
 	sfu.Register(mux)
 	capSvc.Register(mux)
-	mon := monitoring.New(monitoring.Params{Relay: sfu, Captions: capSvc, Ready: func() error {
+	mon := monitoring.New(monitoring.Params{Relay: sfu, Captions: capSvc, Admin: sfu, Auth: authority, Done: ctx.Done(), Logger: log, Ready: func() error {
 		if !sfu.Ready() {
 			return errors.New("shutting down")
 		}

@@ -1,0 +1,107 @@
+package monitoring
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/relay"
+)
+
+// admin wraps an action that needs an admin token for the room (in an
+// Authorization: Bearer header, never in the URL).
+func (m *Monitor) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		room := r.PathValue("room")
+		if !relay.ValidRoomName(room) {
+			http.Error(w, "bad room name", http.StatusBadRequest)
+			return
+		}
+		if _, err := m.p.Auth.Check(auth.FromHeader(r.Header.Get("Authorization")), auth.Need{Role: auth.RoleAdmin, Room: room}); err != nil {
+			http.Error(w, "admin token required: "+err.Error(), auth.Status(err))
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r)
+	}
+}
+
+func (m *Monitor) handleViewers(w http.ResponseWriter, r *http.Request) {
+	vs, err := m.p.Admin.Viewers(r.PathValue("room"))
+	if err != nil {
+		actionError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"viewers": vs})
+}
+
+func (m *Monitor) handleKickPublisher(w http.ResponseWriter, r *http.Request) {
+	room := r.PathValue("room")
+	if err := m.p.Admin.DisconnectPublisher(room); err != nil {
+		actionError(w, err)
+		return
+	}
+	m.p.Logger.Info("admin disconnected the publisher", "room", room)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (m *Monitor) handleKickViewer(w http.ResponseWriter, r *http.Request) {
+	room, tag := r.PathValue("room"), r.PathValue("tag")
+	if err := m.p.Admin.DisconnectViewer(room, tag); err != nil {
+		actionError(w, err)
+		return
+	}
+	m.p.Logger.Info("admin disconnected a viewer", "room", room, "session", tag)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func actionError(w http.ResponseWriter, err error) {
+	if errors.Is(err, relay.ErrNotFound) {
+		http.Error(w, "no such room, publisher or viewer", http.StatusNotFound)
+		return
+	}
+	http.Error(w, "action failed", http.StatusInternalServerError)
+}
+
+// handleEvents streams a room snapshot as server-sent events every
+// Interval, for the monitor page. The stream ends when the client goes or
+// the server shuts down.
+func (m *Monitor) handleEvents(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	interval := m.p.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // nginx in front: do not buffer
+	rc := http.NewResponseController(w)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		b, err := json.Marshal(map[string]any{"rooms": m.Snapshot(), "now": time.Now()})
+		if err != nil {
+			return
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(w, "event: rooms\ndata: %s\n\n", b); err != nil {
+			return
+		}
+		flusher.Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-m.p.Done:
+			return
+		case <-tick.C:
+		}
+	}
+}

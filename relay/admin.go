@@ -1,0 +1,78 @@
+package relay
+
+import (
+	"errors"
+	"sort"
+	"time"
+)
+
+// ErrNotFound is returned by admin actions on a room, publisher or viewer
+// that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ViewerInfo describes one viewer for the AV team: its public tag (never the
+// secret session id), since when it watches, and its reception.
+type ViewerInfo struct {
+	Tag     string        `json:"tag"`
+	Since   time.Time     `json:"since"`
+	Loss    float64       `json:"loss"`
+	Jitter  time.Duration `json:"jitterNs"`
+	RTT     time.Duration `json:"rttNs"`
+	Reports uint64        `json:"reports"`
+}
+
+// Viewers lists a room's viewers, oldest first.
+func (s *Server) Viewers(room string) ([]ViewerInfo, error) {
+	r, err := s.room(room, false)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	r.mu.Lock()
+	out := make([]ViewerInfo, 0, len(r.viewers))
+	for _, v := range r.viewers {
+		q := v.quality.snapshot()
+		out = append(out, ViewerInfo{Tag: v.tag, Since: v.since, Loss: q.Loss, Jitter: q.Jitter, RTT: q.RTT, Reports: q.Reports})
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out, nil
+}
+
+// DisconnectPublisher ends a room's publisher session (the encoder will
+// usually reconnect; a token revocation is the way to keep it out).
+func (s *Server) DisconnectPublisher(room string) error {
+	r, err := s.room(room, false)
+	if err != nil {
+		return ErrNotFound
+	}
+	r.mu.Lock()
+	p := r.publisher
+	r.mu.Unlock()
+	if p == nil {
+		return ErrNotFound
+	}
+	p.close("disconnected by the AV team")
+	return nil
+}
+
+// DisconnectViewer ends the viewer session with public tag in room.
+func (s *Server) DisconnectViewer(room, tag string) error {
+	r, err := s.room(room, false)
+	if err != nil {
+		return ErrNotFound
+	}
+	r.mu.Lock()
+	var found *viewer
+	for _, v := range r.viewers {
+		if v.tag == tag {
+			found = v
+			break
+		}
+	}
+	r.mu.Unlock()
+	if found == nil {
+		return ErrNotFound
+	}
+	found.close("disconnected by the AV team")
+	return nil
+}
