@@ -246,6 +246,13 @@ func TestBadMessagesAnsweredNotFatal(t *testing.T) {
 			t.Fatalf("%s: want error, got %+v", raw, m)
 		}
 	}
+	// A binary frame is answered with an error; the connection stays.
+	if err := cp.conn.WriteMessage(2, []byte{0, 1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if m := cp.readNot(typeStatus); m.Type != typeError {
+		t.Fatalf("binary frame: %+v", m)
+	}
 	long := make([]rune, 1001)
 	for i := range long {
 		long[i] = 'é'

@@ -231,3 +231,32 @@ func TestMapLang(t *testing.T) {
 		t.Error("bad code accepted")
 	}
 }
+
+// A YouTube-style post with thousands of caption lines is refused whole
+// with a 400; nothing of it is stored, and the source keeps working.
+func TestIngestThousandsOfLines(t *testing.T) {
+	e := newEnv(t, "", nil)
+	tok := e.token(auth.RoleCaptioner, "r1", "en")
+	now := time.Now().UTC()
+	var b strings.Builder
+	for i := 0; i < 3000; i++ {
+		b.WriteString(ytStamp(now) + "\nline\n")
+	}
+	body := b.String()
+	if len(body) > maxBodySize {
+		body = body[:maxBodySize-1]
+	}
+	resp, _ := e.do(t, http.MethodPost, "/closedcaption?cid="+tok+"&seq=1", "text/plain", body)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("thousands of lines: %d", resp.StatusCode)
+	}
+	if r := e.svc.existingRoom("r1"); r != nil {
+		if h := r.existing("en"); h != nil && len(h.transcript()) != 0 {
+			t.Fatalf("a refused post stored %d cues", len(h.transcript()))
+		}
+	}
+	resp, _ = e.do(t, http.MethodPost, "/closedcaption?cid="+tok+"&seq=2", "text/plain", ytStamp(now)+"\nstill here\n")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the next post: %d", resp.StatusCode)
+	}
+}
