@@ -390,7 +390,7 @@ func (s *Server) sessionEnded(id string) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.ended) > 10_000 {
+	if len(s.ended) > 1000 { // sweep the expired ones now and then
 		for k, at := range s.ended {
 			if now.Sub(at) > time.Minute {
 				delete(s.ended, k)

@@ -24,6 +24,10 @@ type fileConfig struct {
 		MaxRooms          int `yaml:"max_rooms"`
 		MaxViewers        int `yaml:"max_viewers"`
 		MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
+		// OffersPerSecond caps WHIP/WHEP offers per client address (0: 20;
+		// negative: no limit, e.g. behind a reverse proxy that limits).
+		OffersPerSecond float64 `yaml:"offers_per_second"`
+		OfferBurst      int     `yaml:"offer_burst"`
 	} `yaml:"limits"`
 	Captions struct {
 		Backlog int `yaml:"backlog"`

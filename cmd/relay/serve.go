@@ -109,6 +109,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		ObserveRequest: metrics.ObserveRequest,
 		Logger:         log, Auth: authority, BindIP: bindIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort, PublicIPs: publicIPs,
 		Rooms: rooms, MaxRooms: fc.Limits.MaxRooms, MaxViewers: fc.Limits.MaxViewers, MaxViewersPerRoom: fc.Limits.MaxViewersPerRoom,
+		RequestRate: fc.Limits.OffersPerSecond, RequestBurst: fc.Limits.OfferBurst,
 	})
 	if err != nil {
 		return err
