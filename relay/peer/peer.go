@@ -33,6 +33,9 @@ type Options struct {
 	// after a NACK are seen even when the original arrived (tests use it to
 	// observe retransmissions without having to lose packets for real).
 	SeeResends bool
+	// RewriteAnswer, when set, edits the relay's SDP answer before it is
+	// applied: tests point the relay's candidate at an impairment proxy.
+	RewriteAnswer func(sdp string) string
 }
 
 func (o Options) client() *http.Client {
@@ -120,7 +123,11 @@ func signal(ctx context.Context, o Options, pc *webrtc.PeerConnection, endpoint,
 	if err != nil {
 		return "", fmt.Errorf("answer without Location: %w", err)
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+	answer := string(body)
+	if o.RewriteAnswer != nil {
+		answer = o.RewriteAnswer(answer)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return "", fmt.Errorf("apply answer: %w", err)
 	}
 	return loc.String(), nil

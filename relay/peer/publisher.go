@@ -185,6 +185,10 @@ func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
 // PLIs is how many keyframe requests the relay sent.
 func (p *Publisher) PLIs() uint64 { return p.plis.Load() }
 
+// NACKs is how many NACK packets the relay sent (pion's responder resends
+// the packets they name from its own buffer).
+func (p *Publisher) NACKs() uint64 { return p.nacks.Load() }
+
 // Packets is how many RTP packets were sent.
 func (p *Publisher) Packets() uint64 { return p.packets.Load() }
 
