@@ -157,3 +157,29 @@ func srtCue(i, ms int, text string) string {
 	}
 	return strconv.Itoa(i) + "\n" + ts(ms) + " --> " + ts(ms+500) + "\n" + text + "\n\n"
 }
+
+// Malformed subtitle files are refused with an error, never a panic or a
+// hang, and nothing reaches the room.
+func TestReplayMalformedFiles(t *testing.T) {
+	e := newEnv(t, "", nil)
+	tok := e.token(auth.RoleCaptioner, "talk", "fr")
+	for name, body := range map[string]string{
+		"empty.srt":     "",
+		"garbage.srt":   "1\n00:00:99,000 --> nonsense\n\n\x00\xff\xfe",
+		"binary.vtt":    "\x00\x01\x02\x03WEBVTT?",
+		"badxml.ttml":   "<tt><body><div><p begin=\"x\" end=\"y\">unclosed",
+		"truncated.vtt": "WEBVTT\n\n00:00:01.000 --> 00:0",
+		"bad.ssa":       "[Script Info]\n[Events]\nFormat: Start\nDialogue: nope",
+	} {
+		cfg := ReplayConfig{File: writeFile(t, name, body), URL: e.srv.URL, Room: "talk", Lang: "fr", Token: tok, Logger: quietLogger()}
+		err := Replay(ctxT(t, 5*time.Second), cfg)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if r := e.svc.existingRoom("talk"); r != nil {
+		if h := r.existing("fr"); h != nil && len(h.transcript()) > 0 {
+			t.Errorf("malformed files stored %d cues", len(h.transcript()))
+		}
+	}
+}
