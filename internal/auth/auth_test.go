@@ -101,3 +101,21 @@ func TestFromHeader(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheck: whatever arrives as a bearer token is refused or accepted
+// without a panic, and only a token signed with the secret is accepted.
+func FuzzCheck(f *testing.F) {
+	a, _ := New([]byte("fuzz-secret-0123456789"))
+	good, _ := a.Issue(RolePublisher, "r", "", time.Hour)
+	f.Add(good)
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.eyJyb2xlIjoiYWRtaW4ifQ.")
+	f.Add(strings.Repeat("x", 5000))
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, err := a.Check(tok, Need{Role: RolePublisher, Room: "r"})
+		if err == nil && (c == nil || c.Room != "r" && c.Room != "*") {
+			t.Fatalf("accepted %q as %+v", tok, c)
+		}
+		_ = FromHeader("Bearer " + tok)
+	})
+}
