@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,5 +348,45 @@ func TestRoomStateAndCleanup(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET on WHEP endpoint: %d", resp.StatusCode)
+	}
+}
+
+// TestVP8Room: a VP8 publisher (from an IVF clip) reaches a viewer whose
+// first packet starts a VP8 keyframe; a player that offers only H.264 is
+// told so.
+func TestVP8Room(t *testing.T) {
+	r := newTestRelay(t, nil)
+	c, err := clip.Load("clip/testdata/small.ivf", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := peer.Publish(t.Context(), peer.PublishConfig{URL: r.url + "/whip/vp8", Token: r.token(t, auth.RolePublisher, "vp8"),
+		Clip: c, Options: peer.Options{Loopback: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(true)
+	waitFor(t, 10*time.Second, "room live", func() bool {
+		ri := roomInfo(t, r, "vp8")
+		return ri.State == StateLive && len(ri.Tracks) == 1
+	})
+	v, err := peer.View(t.Context(), peer.ViewConfig{URL: r.url + "/whep/vp8", Options: peer.Options{Loopback: true}, NoAudio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close(true)
+	waitFor(t, 10*time.Second, "VP8 frames", func() bool { return v.Stats(webrtc.RTPCodecTypeVideo).Frames >= 10 })
+	if st := v.Stats(webrtc.RTPCodecTypeVideo); st.Codec != webrtc.MimeTypeVP8 || !st.FirstIsKey {
+		t.Errorf("codec %s, first packet a keyframe: %v", st.Codec, st.FirstIsKey)
+	}
+	req, _ := http.NewRequest("POST", r.url+"/whep/vp8", strings.NewReader(h264Offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotAcceptable {
+		t.Errorf("H.264-only player of a VP8 room: %d", resp.StatusCode)
 	}
 }

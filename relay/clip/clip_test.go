@@ -76,3 +76,26 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadVP8IVF(t *testing.T) {
+	c, err := Load("testdata/small.ivf", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Video.Mime != MimeVP8 || len(c.Video.Frames) != 90 || c.Audio != nil {
+		t.Fatalf("mime %s, %d frames, audio %v", c.Video.Mime, len(c.Video.Frames), c.Audio != nil)
+	}
+	keys := 0
+	for _, f := range c.Video.Frames {
+		if f.Key {
+			keys++
+		}
+	}
+	if keys != 3 {
+		t.Errorf("keyframes = %d, want 3 (one a second)", keys)
+	}
+	p := NewStream(c.Video, 96, 1).Next()
+	if !p.Key || p.Payload[0]&0x10 == 0 {
+		t.Errorf("first VP8 packet: key %v, descriptor %x", p.Key, p.Payload[0])
+	}
+}
