@@ -178,6 +178,19 @@ func sourceOf(style, token string, claims *auth.Claims) CaptionerInfo {
 	return CaptionerInfo{Session: style + "-" + hex.EncodeToString(sum[:4]), Name: name, Via: style, Since: serverNow()}
 }
 
+// ingestRequest checks an ingest post's token and scope, its seq and its
+// body, in that order.
+func (s *Service) ingestRequest(w http.ResponseWriter, r *http.Request, token, room string) (lang string, claims *auth.Claims, seq uint64, body string, err error) {
+	if lang, claims, err = s.checkIngest(token, room, r.URL.Query().Get("lang")); err != nil {
+		return
+	}
+	if seq, err = seqOf(r); err != nil {
+		return
+	}
+	body, err = readBody(w, r)
+	return
+}
+
 // checkIngest resolves the language of an ingest request (the lang query
 // mapped onto the room's languages, else the token's language) and checks
 // the captioner token for (room, lang).
@@ -235,17 +248,7 @@ func (s *Service) handleYouTube(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
-	lang, claims, err := s.checkIngest(token, roomName, r.URL.Query().Get("lang"))
-	if err != nil {
-		s.httpError(w, r, err)
-		return
-	}
-	seq, err := seqOf(r)
-	if err != nil {
-		s.httpError(w, r, err)
-		return
-	}
-	body, err := readBody(w, r)
+	lang, claims, seq, body, err := s.ingestRequest(w, r, token, roomName)
 	if err != nil {
 		s.httpError(w, r, err)
 		return
@@ -288,17 +291,7 @@ func (s *Service) handleZoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := tokenOf(r, "token")
-	lang, claims, err := s.checkIngest(token, roomName, r.URL.Query().Get("lang"))
-	if err != nil {
-		s.httpError(w, r, err)
-		return
-	}
-	seq, err := seqOf(r)
-	if err != nil {
-		s.httpError(w, r, err)
-		return
-	}
-	body, err := readBody(w, r)
+	lang, claims, seq, body, err := s.ingestRequest(w, r, token, roomName)
 	if err != nil {
 		s.httpError(w, r, err)
 		return

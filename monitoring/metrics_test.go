@@ -62,6 +62,20 @@ func newStack(t *testing.T) *stack {
 	return &stack{url: hs.URL, auth: a, metrics: m}
 }
 
+// publish sends the demo clip into room until the test ends and waits for
+// the room to be live.
+func (s *stack) publish(t *testing.T, room string) {
+	t.Helper()
+	tok, _ := s.auth.Issue(auth.RolePublisher, room, "", time.Hour)
+	c, _ := clip.Demo()
+	pub, err := peer.Publish(context.Background(), peer.PublishConfig{URL: s.url + "/whip/" + room, Token: tok, Clip: c, Options: peer.Options{Loopback: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close(false) })
+	waitMetric(t, "room live", func() bool { return s.value(t, `relay_room_live{room="`+room+`"}`) == 1 })
+}
+
 func (s *stack) scrape(t *testing.T) string {
 	t.Helper()
 	resp, err := http.Get(s.url + "/metrics")
@@ -104,14 +118,7 @@ func waitMetric(t *testing.T, what string, cond func() bool) {
 func TestMetricsFollowReality(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
-	tok, _ := s.auth.Issue(auth.RolePublisher, "hall", "", time.Hour)
-	c, _ := clip.Demo()
-	pub, err := peer.Publish(ctx, peer.PublishConfig{URL: s.url + "/whip/hall", Token: tok, Clip: c, Options: peer.Options{Loopback: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close(true)
-	waitMetric(t, "room live", func() bool { return s.value(t, `relay_room_live{room="hall"}`) == 1 })
+	s.publish(t, "hall")
 
 	const n = 4
 	var viewers []*peer.Viewer

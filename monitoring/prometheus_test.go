@@ -17,8 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/relay-av/relay/internal/auth"
-	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
 )
 
@@ -59,14 +57,7 @@ func TestRealPrometheusScrapes(t *testing.T) {
 	prom := tool(t, "prometheus")
 	s := newStack(t)
 	ctx := context.Background()
-	tok, _ := s.auth.Issue(auth.RolePublisher, "hall", "", time.Hour)
-	c, _ := clip.Demo()
-	pub, err := peer.Publish(ctx, peer.PublishConfig{URL: s.url + "/whip/hall", Token: tok, Clip: c, Options: peer.Options{Loopback: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close(true)
-	waitMetric(t, "room live", func() bool { return s.value(t, `relay_room_live{room="hall"}`) == 1 })
+	s.publish(t, "hall")
 	const n = 3
 	for i := 0; i < n; i++ {
 		v, err := peer.View(ctx, peer.ViewConfig{URL: s.url + "/whep/hall", Options: peer.Options{Loopback: true}})
