@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
@@ -104,6 +105,18 @@ func TestServeDemoAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close(false)
+
+	// The monitor page's event stream is open while the relay stops.
+	events, err := http.Get(base + "/api/rooms/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Body.Close()
+	capSock, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/captions/demo/ws?lang=en", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capSock.Close()
 
 	stopAt := time.Now()
 	cancel() // what SIGINT/SIGTERM do through signal.NotifyContext
