@@ -123,3 +123,21 @@ func TestPeerClosesWithoutDelete(t *testing.T) {
 	pub.Close(false)
 	waitFor(t, 2*time.Second, "room lost", func() bool { return roomInfo(t, r, "tab").State == StateLost })
 }
+
+// TestICETCPViewer: a viewer that cannot use UDP reaches the relay over its
+// ICE-TCP port and plays.
+func TestICETCPViewer(t *testing.T) {
+	r := newTestRelay(t, func(c *Config) { c.TCPPort = -1 })
+	if r.srv.TCPAddr() == nil {
+		t.Fatal("no ICE-TCP listener")
+	}
+	pub := r.publish(t, "tcp")
+	defer pub.Close(true)
+	r.waitLive(t, "tcp")
+	v := r.viewWith(t, "tcp", peer.Options{Loopback: true, TCPOnly: true})
+	defer v.Close(true)
+	waitFor(t, 10*time.Second, "frames over ICE-TCP", func() bool { return v.Stats(webrtc.RTPCodecTypeVideo).Frames >= 10 })
+	if tr := v.Transport(); tr != "tcp" {
+		t.Errorf("media went over %q, want tcp", tr)
+	}
+}

@@ -33,6 +33,9 @@ type Options struct {
 	// after a NACK are seen even when the original arrived (tests use it to
 	// observe retransmissions without having to lose packets for real).
 	SeeResends bool
+	// TCPOnly makes the peer use ICE-TCP only, as a delegate behind a
+	// firewall that blocks UDP would.
+	TCPOnly bool
 	// RewriteAnswer, when set, edits the relay's SDP answer before it is
 	// applied: tests point the relay's candidate at an impairment proxy.
 	RewriteAnswer func(sdp string) string
@@ -60,6 +63,9 @@ func NewAPI(o Options, registerInterceptors bool) (*webrtc.API, error) {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if o.TCPOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if o.Loopback {
 		se.SetIncludeLoopbackCandidate(true)

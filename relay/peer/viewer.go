@@ -229,3 +229,13 @@ func (v *Viewer) Close(hangUpFirst bool) error {
 	v.wg.Wait()
 	return err
 }
+
+// Transport says which network the selected ICE pair uses ("udp" or
+// "tcp"), or "" before ICE has selected one.
+func (v *Viewer) Transport() string {
+	pair, err := v.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return ""
+	}
+	return pair.Local.Protocol.String()
+}
