@@ -1,12 +1,16 @@
 package relay
 
 import (
+	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/relay/peer"
 )
 
@@ -139,5 +143,44 @@ func TestICETCPViewer(t *testing.T) {
 	waitFor(t, 10*time.Second, "frames over ICE-TCP", func() bool { return v.Stats(webrtc.RTPCodecTypeVideo).Frames >= 10 })
 	if tr := v.Transport(); tr != "tcp" {
 		t.Errorf("media went over %q, want tcp", tr)
+	}
+}
+
+// TestPublicIPAdvertised: with --public-ip (NAT 1:1) the answer's host
+// candidate carries the public address instead of the bound one. No media is
+// exchanged: the test never lets a peer use that address.
+func TestPublicIPAdvertised(t *testing.T) {
+	r := newTestRelay(t, func(c *Config) { c.PublicIPs = []string{"203.0.113.7"} })
+	api, err := peer.NewAPI(peer.Options{Loopback: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	offer, _ := pc.CreateOffer(nil)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	pc.SetLocalDescription(offer)
+	<-gathered
+	req, _ := http.NewRequest("POST", r.url+"/whip/nat", strings.NewReader(pc.LocalDescription().SDP))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+r.token(t, auth.RolePublisher, "nat"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	answer := string(body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("status %d: %s", resp.StatusCode, answer)
+	}
+	if !strings.Contains(answer, " 203.0.113.7 ") || strings.Contains(answer, " 127.0.0.1 "+strings.TrimPrefix(r.srv.UDPAddr().String(), "127.0.0.1:")+" typ host") {
+		t.Errorf("answer candidates do not advertise the public address only:\n%s", answer)
 	}
 }
