@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFileConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fc, err := loadFileConfig(write("ok.yaml", `
+rooms:
+  - name: plenary
+    title: Plenary hall
+    languages: [en, fr, ar]
+  - name: roundtable
+    private: true
+limits:
+  max_viewers: 500
+  offers_per_second: -1
+captions:
+  backlog: 20
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fc.Rooms) != 2 || fc.Rooms[0].Title != "Plenary hall" || len(fc.Rooms[0].Languages) != 3 || !fc.Rooms[1].Private ||
+		fc.Limits.MaxViewers != 500 || fc.Limits.OffersPerSecond != -1 || fc.Captions.Backlog != 20 {
+		t.Errorf("parsed %+v", fc)
+	}
+	if fc, err := loadFileConfig(write("empty.yaml", "")); err != nil || len(fc.Rooms) != 0 {
+		t.Errorf("empty file: %v", err)
+	}
+	for name, body := range map[string]string{
+		"typo.yaml":      "limits:\n  max_viewer: 10\n",
+		"noname.yaml":    "rooms:\n  - title: x\n",
+		"twice.yaml":     "rooms:\n  - name: a\n  - name: a\n",
+		"notyaml.yaml":   "rooms: [\n",
+		"wrongtype.yaml": "limits:\n  max_viewers: lots\n",
+	} {
+		if _, err := loadFileConfig(write(name, body)); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if _, err := loadFileConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "config") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestBindIP(t *testing.T) {
+	for addr, want := range map[string]string{":8080": "<nil>", "127.0.0.1:8080": "127.0.0.1", "localhost:80": "127.0.0.1"} {
+		ip, err := serveConfig{Addr: addr}.bindIP()
+		if err != nil || ip.String() != want && !(ip == nil && want == "<nil>") {
+			t.Errorf("%s: %v %v", addr, ip, err)
+		}
+	}
+	for _, bad := range []string{"relay.example:80", "[::1]:80", "nonsense"} {
+		if _, err := (serveConfig{Addr: bad}).bindIP(); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
