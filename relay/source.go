@@ -106,8 +106,11 @@ func (s *source) run(r packetReader) {
 		}
 		s.packets.Add(1)
 		s.bytes.Add(uint64(n))
-		if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo && (p.ts != lastKeyTS || s.keyCount.Load() == 0) {
-			lastKeyTS = p.ts // parameter sets and the IDR both start a keyframe: count it once
+		// A new keyframe, not its second start packet (parameter sets, then
+		// the IDR) nor an old one resent after a NACK.
+		newer := !s.gopValid || int16(p.seq-s.gopStart) > 0
+		if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo && newer && (p.ts != lastKeyTS || s.keyCount.Load() == 0) {
+			lastKeyTS = p.ts
 			s.gopStart, s.gopValid = p.seq, true
 			s.keyCount.Add(1)
 			s.lastKeyAt.Store(now)
