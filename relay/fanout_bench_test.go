@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -46,13 +47,19 @@ func BenchmarkFanout(b *testing.B) {
 				g.add(f)
 			}
 			// Prime: every forwarder starts on the keyframe.
+			seq := binary.BigEndian.Uint16(raw[0][2:])
 			for _, r := range raw[:8] {
-				g.forward(src, src.hist.store(r, 1))
+				p, _ := src.hist.store(r, 1)
+				g.forward(src, p)
+				seq++
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				p := src.hist.store(raw[8+i%(len(raw)-8)], int64(i))
+				r := raw[8+i%(len(raw)-8)]
+				binary.BigEndian.PutUint16(r[2:], seq) // always a new packet
+				seq++
+				p, _ := src.hist.store(r, int64(i))
 				g.forward(src, p)
 			}
 			b.StopTimer()

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"io"
 	"testing"
 
 	"github.com/pion/rtp"
@@ -44,7 +45,7 @@ func TestForwarderAcrossSequenceWrap(t *testing.T) {
 	const total = 200_000 // three wraps
 	seq, ts := uint16(65000), uint32(1)
 	for i := 0; i < total; i++ {
-		p := src.hist.store(rawPacket(seq, ts, i == 0), int64(i+1))
+		p, _ := src.hist.store(rawPacket(seq, ts, i == 0), int64(i+1))
 		g.forward(src, p)
 		seq++
 		ts += 3000
@@ -65,4 +66,34 @@ func TestForwarderAcrossSequenceWrap(t *testing.T) {
 	if f.nackMiss.Load() != 1 {
 		t.Errorf("stale NACK not counted as a miss")
 	}
+}
+
+// A packet that arrives twice is stored once and forwarded once.
+func TestDuplicateNotForwarded(t *testing.T) {
+	g := newTrackGroup(webrtc.RTPCodecTypeVideo)
+	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
+	g.attach(src)
+	w := &seqRecorder{}
+	f := newForwarder(nil, w, 9, 102, 90000)
+	f.notBefore = 0
+	g.add(f)
+	r := newScriptedReader(rawPacket(10, 0, true), rawPacket(11, 3000, false), rawPacket(11, 3000, false), rawPacket(12, 6000, false))
+	src.run(r)
+	if w.n != 3 || src.duplicates.Load() != 1 {
+		t.Fatalf("forwarded %d, duplicates %d; want 3 and 1", w.n, src.duplicates.Load())
+	}
+}
+
+// scriptedReader plays fixed packets, then fails (the publisher left).
+type scriptedReader struct{ pkts [][]byte }
+
+func newScriptedReader(p ...[]byte) *scriptedReader { return &scriptedReader{pkts: p} }
+
+func (r *scriptedReader) ReadPacket(b []byte) (int, error) {
+	if len(r.pkts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.pkts[0])
+	r.pkts = r.pkts[1:]
+	return n, nil
 }

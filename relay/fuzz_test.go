@@ -38,7 +38,7 @@ func FuzzStorePacket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, codec := range []codecKind{codecH264, keyframeVP8} {
 			h := newHistory(16, codec)
-			p := h.store(raw, 1)
+			p, _ := h.store(raw, 1)
 			if p == nil {
 				continue
 			}

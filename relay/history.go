@@ -42,16 +42,24 @@ func newHistory(size int, codec codecKind) *history {
 }
 
 // store parses raw into the slot for its sequence number and returns it, or
-// nil when raw is not a valid RTP packet.
-func (h *history) store(raw []byte, at int64) *packet {
+// nil when raw is not a valid RTP packet. dup reports a packet already held
+// (a network duplicate, or a resend of one that was not lost): it is kept
+// as it was and should not be forwarded again.
+func (h *history) store(raw []byte, at int64) (p *packet, dup bool) {
 	if len(raw) > maxPacketSize {
-		return nil
+		return nil, false
 	}
 	seq, ok := rtpSeq(raw)
 	if !ok {
-		return nil
+		return nil, false
 	}
-	p := &h.slots[int(seq)%len(h.slots)]
+	p = &h.slots[int(seq)%len(h.slots)]
+	// Only the reader goroutine writes slots, so reading this one without
+	// the lock is safe here. A slot is reused every len(slots) packets, long
+	// before sequence numbers wrap, so an equal seq is this very packet.
+	if p.valid && p.seq == seq {
+		return p, true
+	}
 	h.mu.Lock()
 	p.n = copy(p.buf[:], raw)
 	p.at = at
@@ -63,9 +71,9 @@ func (h *history) store(raw []byte, at int64) *packet {
 	p.valid = ok
 	h.mu.Unlock()
 	if !ok {
-		return nil
+		return nil, false
 	}
-	return p
+	return p, false
 }
 
 // copyOut copies the packet with sequence number seq into dst, if it is

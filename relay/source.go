@@ -36,6 +36,7 @@ type source struct {
 	keyCount   atomic.Uint64
 	lastKeyAt  atomic.Int64 // unix nanoseconds
 	malformed  atomic.Uint64
+	duplicates atomic.Uint64 // packets already held, not forwarded again
 	lastReadAt atomic.Int64
 
 	// The current GOP's first packet, for viewers that join mid-GOP. Only
@@ -99,9 +100,13 @@ func (s *source) run(r packetReader) {
 		}
 		now := time.Now().UnixNano()
 		s.lastReadAt.Store(now)
-		p := s.hist.store(buf[:n], now)
+		p, dup := s.hist.store(buf[:n], now)
 		if p == nil {
 			s.malformed.Add(1)
+			continue
+		}
+		if dup {
+			s.duplicates.Add(1)
 			continue
 		}
 		s.packets.Add(1)
@@ -182,4 +187,5 @@ func (s *source) addTo(st *KindStats) {
 	st.Keyframes += s.keyCount.Load()
 	st.PLIs += s.keyframes.count()
 	st.Malformed += s.malformed.Load()
+	st.Duplicates += s.duplicates.Load()
 }

@@ -16,6 +16,7 @@ type KindStats struct {
 	Keyframes         uint64
 	PLIs              uint64 // keyframe requests sent to publishers
 	Malformed         uint64 // publisher packets that were not RTP
+	Duplicates        uint64 // publisher packets already held, not forwarded again
 	ForwardedPackets  uint64 // sent to viewers, resends not included
 	ForwardedBytes    uint64 // payload bytes sent to viewers
 	NACKed            uint64 // packets resent to viewers after a NACK
