@@ -3,9 +3,7 @@ package monitoring
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/relay"
@@ -65,43 +63,4 @@ func actionError(w http.ResponseWriter, err error) {
 		return
 	}
 	http.Error(w, "action failed", http.StatusInternalServerError)
-}
-
-// handleEvents streams a room snapshot as server-sent events every
-// Interval, for the monitor page. The stream ends when the client goes or
-// the server shuts down.
-func (m *Monitor) handleEvents(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
-	interval := m.p.Interval
-	if interval <= 0 {
-		interval = time.Second
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no") // nginx in front: do not buffer
-	rc := http.NewResponseController(w)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		b, err := json.Marshal(map[string]any{"rooms": m.Snapshot(), "now": time.Now()})
-		if err != nil {
-			return
-		}
-		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := fmt.Fprintf(w, "event: rooms\ndata: %s\n\n", b); err != nil {
-			return
-		}
-		flusher.Flush()
-		select {
-		case <-r.Context().Done():
-			return
-		case <-m.p.Done:
-			return
-		case <-tick.C:
-		}
-	}
 }

@@ -5,9 +5,12 @@ package monitoring
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/relay-av/relay/captions"
@@ -37,6 +40,7 @@ type Authorizer interface {
 type Captions interface {
 	Rooms() []captions.RoomStats
 	JournalErrors() uint64
+	Connections() (viewers, captioners int)
 }
 
 // Params builds a Monitor.
@@ -46,11 +50,19 @@ type Params struct {
 	// Admin and Auth enable the AV team's actions; nil Admin disables them.
 	Admin Admin
 	Auth  Authorizer
-	// Ready reports why the relay is not ready, or nil when it is.
+	// Ready reports why the relay is not ready, or nil when it is; nil
+	// means always ready. /readyz calls it at most once a second (it may
+	// do a synced write) and answers from that result meanwhile.
 	Ready func() error
 	// Interval is how often /api/rooms/events sends a snapshot; 0 means 1 s.
 	Interval time.Duration
-	// Done ends the event streams (server shutdown); nil means never.
+	// MaxStreams bounds the concurrent /api/rooms/events streams; 0 means 64.
+	MaxStreams int
+	// SilentAfter is how long a live room's caption language may go without
+	// a final cue before the monitor page highlights it; 0 means 60 s.
+	SilentAfter time.Duration
+	// Done ends the event streams and makes /readyz fail (server shutdown);
+	// nil means never.
 	Done <-chan struct{}
 	// Logger records admin actions; nil means slog.Default().
 	Logger *slog.Logger
@@ -58,13 +70,27 @@ type Params struct {
 
 // Monitor serves the monitoring endpoints.
 type Monitor struct {
-	p Params
+	p       Params
+	streams atomic.Int64 // open /api/rooms/events streams
+
+	readyMu  sync.Mutex
+	readyAt  time.Time // when ready was computed; zero: never
+	readyErr error
 }
 
 // New returns a Monitor.
 func New(p Params) *Monitor {
 	if p.Logger == nil {
 		p.Logger = slog.Default()
+	}
+	if p.Interval <= 0 {
+		p.Interval = time.Second
+	}
+	if p.MaxStreams <= 0 {
+		p.MaxStreams = 64
+	}
+	if p.SilentAfter <= 0 {
+		p.SilentAfter = time.Minute
 	}
 	return &Monitor{p: p}
 }
@@ -125,20 +151,53 @@ func (m *Monitor) Snapshot() []RoomView {
 	return out
 }
 
+// snapshotMessage is the body of /api/rooms and of each monitor event.
+type snapshotMessage struct {
+	Rooms []RoomView `json:"rooms"`
+	Now   time.Time  `json:"now"`
+	// SilentAfterSeconds: the page highlights a live room's language
+	// quiet for longer.
+	SilentAfterSeconds float64 `json:"silentAfterSeconds"`
+}
+
+func (m *Monitor) snapshotMessage(now time.Time) snapshotMessage {
+	return snapshotMessage{Rooms: m.Snapshot(), Now: now, SilentAfterSeconds: m.p.SilentAfter.Seconds()}
+}
+
 func (m *Monitor) handleRooms(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]any{"rooms": m.Snapshot()})
+	json.NewEncoder(w).Encode(m.snapshotMessage(time.Now()))
+}
+
+var errShuttingDown = errors.New("shutting down")
+
+// ready is Params.Ready, called at most once a second.
+func (m *Monitor) ready() error {
+	select {
+	case <-m.p.Done:
+		return errShuttingDown
+	default:
+	}
+	if m.p.Ready == nil {
+		return nil
+	}
+	m.readyMu.Lock()
+	defer m.readyMu.Unlock()
+	if now := time.Now(); m.readyAt.IsZero() || now.Sub(m.readyAt) >= time.Second {
+		m.readyErr = m.p.Ready()
+		m.readyAt = now
+	}
+	return m.readyErr
 }
 
 func (m *Monitor) handleReady(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if m.p.Ready != nil {
-		if err := m.p.Ready(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("not ready: " + err.Error() + "\n"))
-			return
-		}
+	w.Header().Set("Cache-Control", "no-store")
+	if err := m.ready(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not ready: " + err.Error() + "\n"))
+		return
 	}
 	w.Write([]byte("ready\n"))
 }

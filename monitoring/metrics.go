@@ -125,6 +125,7 @@ var (
 	descCapLast    = prometheus.NewDesc("relay_caption_last_cue_timestamp_seconds", "When the language's last final cue arrived.", []string{"room", "lang"}, nil)
 	descCapDrop    = prometheus.NewDesc("relay_caption_dropped_total", "Caption messages dropped (partial) or viewers disconnected (slow).", []string{"room", "lang", "reason"}, nil)
 	descJournalErr = prometheus.NewDesc("relay_caption_journal_errors_total", "Caption journal writes that failed, and finals refused after a failure.", nil, nil)
+	descWSConns    = prometheus.NewDesc("relay_websocket_connections", "Open caption WebSocket connections, by role (viewer, captioner).", []string{"role"}, nil)
 )
 
 // Quality histogram buckets.
@@ -137,7 +138,7 @@ var (
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descViewers, descPublishers, descLive, descLost, descFwdPkts, descFwdBytes, descInBytes,
 		descInPkts, descKeyframes, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
-		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr} {
+		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns} {
 		ch <- d
 	}
 }
@@ -175,6 +176,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descDropped, v.WriteErrors+a.WriteErrors, room, "write_error")
 			counter(descDropped, v.Malformed+a.Malformed, room, "malformed")
 			counter(descDropped, v.NACKMisses+a.NACKMisses, room, "nack_miss")
+			counter(descDropped, v.Duplicates+a.Duplicates, room, "duplicate")
 			loss, jitter, rtt := newHist(lossBuckets), newHist(jitterBuckets), newHist(rttBuckets)
 			for _, q := range rs.Quality {
 				loss.observe(q.Loss)
@@ -190,6 +192,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.captions != nil {
 		counter(descJournalErr, c.captions.JournalErrors())
+		wsViewers, wsCaptioners := c.captions.Connections()
+		gauge(descWSConns, float64(wsViewers), "viewer")
+		gauge(descWSConns, float64(wsCaptioners), "captioner")
 		for _, rs := range c.captions.Rooms() {
 			for _, l := range rs.Languages {
 				if !l.Announced {
