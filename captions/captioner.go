@@ -82,6 +82,8 @@ func (s *Service) handleCaptioner(w http.ResponseWriter, r *http.Request) {
 	c := newClient(conn, session, log, s.limits())
 	s.startClient(c)
 	defer s.endClient(c)
+	s.captionerConns.Add(1)
+	defer s.captionerConns.Add(-1)
 	cp := &captioner{info: CaptionerInfo{Session: session, Name: captionerName(r, claims), Via: "ws", Since: serverNow()}, c: c}
 	h, err := s.attach(roomName, lang, func(h *langHub) { h.joinLocked(cp) })
 	if err != nil {

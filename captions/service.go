@@ -125,6 +125,8 @@ type Service struct {
 	closed bool
 
 	journalFailures atomic.Uint64
+	// Open WebSocket connections by role, for monitoring.
+	viewerConns, captionerConns atomic.Int64
 }
 
 // ErrClosed is returned for work that arrives after Close.
@@ -403,6 +405,13 @@ func (s *Service) declared(room string) []string {
 		}
 	}
 	return out
+}
+
+// Connections counts the open caption WebSocket connections: viewer
+// sockets (whatever languages they asked for) and captioner sockets (HTTP
+// ingest sources are not connections).
+func (s *Service) Connections() (viewers, captioners int) {
+	return int(s.viewerConns.Load()), int(s.captionerConns.Load())
 }
 
 // JournalErrors counts failed journal writes and the finals refused after

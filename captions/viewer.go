@@ -76,6 +76,8 @@ func (s *Service) serveViewer(conn *websocket.Conn, roomName string, langs []str
 	c := newClient(conn, session, log, s.limits())
 	s.startClient(c)
 	defer s.endClient(c)
+	s.viewerConns.Add(1)
+	defer s.viewerConns.Add(-1)
 	for _, l := range langs {
 		var res enqueueResult
 		h, err := s.attach(roomName, l, func(h *langHub) { res = h.subscribeLocked(c) })
