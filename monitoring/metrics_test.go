@@ -3,6 +3,7 @@ package monitoring
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/relay-av/relay/captions"
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/player"
 	"github.com/relay-av/relay/relay"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
@@ -27,39 +29,67 @@ import (
 // stack is a relay + caption service + monitoring on loopback, as serve
 // wires them.
 type stack struct {
-	url     string
-	auth    *auth.Authority
-	metrics *Metrics
+	url      string
+	auth     *auth.Authority
+	metrics  *Metrics
+	sfu      *relay.Server
+	captions *captions.Service
+	dataDir  string
 }
 
-func newStack(t *testing.T) *stack {
+// stackOpts vary a stack; the zero value is one with rooms made on first
+// publish, no declared caption languages and no pages.
+type stackOpts struct {
+	rooms       []relay.RoomConfig
+	languages   map[string][]string // declared caption languages per room
+	silentAfter time.Duration
+	pages       bool // serve the player's pages (the monitor page)
+}
+
+func newStack(t *testing.T) *stack { return newStackWith(t, stackOpts{}) }
+
+func newStackWith(t *testing.T, o stackOpts) *stack {
 	t.Helper()
 	a, _ := auth.New([]byte("monitoring-test-secret-0123"))
 	m := NewMetrics(nil)
 	log := slog.New(slog.DiscardHandler)
-	sfu, err := relay.New(relay.Config{Auth: a, BindIP: net.IPv4(127, 0, 0, 1), Logger: log, ObserveRequest: m.ObserveRequest, MaxViewers: 50})
+	sfu, err := relay.New(relay.Config{Auth: a, BindIP: net.IPv4(127, 0, 0, 1), Logger: log, ObserveRequest: m.ObserveRequest,
+		MaxViewers: 50, Rooms: o.rooms})
 	if err != nil {
 		t.Fatal(err)
 	}
-	capSvc, err := captions.New(captions.Config{DataDir: t.TempDir(), Auth: a, Logger: log,
+	dir := t.TempDir()
+	capSvc, err := captions.New(captions.Config{DataDir: dir, Auth: a, Logger: log,
+		Languages:       func(room string) []string { return o.languages[room] },
 		ObserveDelivery: m.ObserveDelivery, ObserveAck: m.ObserveAck})
 	if err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
 	mux := http.NewServeMux()
 	sfu.Register(mux)
 	capSvc.Register(mux)
-	New(Params{Relay: sfu, Captions: capSvc, Admin: sfu, Auth: a, Logger: log}).Register(mux)
+	New(Params{Relay: sfu, Captions: capSvc, Admin: sfu, Auth: a, Logger: log, Done: done, SilentAfter: o.silentAfter,
+		Ready: func() error {
+			if !sfu.Ready() {
+				return errors.New("relay shutting down")
+			}
+			return capSvc.Healthy()
+		}}).Register(mux)
 	maxV, maxR := sfu.Limits()
 	m.Watch(sfu, capSvc, Limits{MaxViewers: maxV, MaxViewersPerRoom: maxR})
 	mux.Handle("GET /metrics", m.Handler())
+	if o.pages {
+		player.Register(mux)
+	}
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
+		close(done)
 		hs.Close()
 		capSvc.Close()
 		sfu.Close()
 	})
-	return &stack{url: hs.URL, auth: a, metrics: m}
+	return &stack{url: hs.URL, auth: a, metrics: m, sfu: sfu, captions: capSvc, dataDir: dir}
 }
 
 // publish sends the demo clip into room until the test ends and waits for
@@ -187,6 +217,9 @@ func TestMetricsFollowReality(t *testing.T) {
 	waitMetric(t, "caption cues counted", func() bool { return s.value(t, `relay_caption_cues_total{lang="fr",room="hall"}`) == 2 })
 	waitMetric(t, "caption viewer and captioner", func() bool {
 		return s.value(t, `relay_caption_viewers{lang="fr",room="hall"}`) == 1 && s.value(t, `relay_caption_captioners{lang="fr",room="hall"}`) == 1
+	})
+	waitMetric(t, "WebSocket connections by role", func() bool {
+		return s.value(t, `relay_websocket_connections{role="viewer"}`) == 1 && s.value(t, `relay_websocket_connections{role="captioner"}`) == 1
 	})
 	waitMetric(t, "delivery and ack latency observed", func() bool {
 		return s.value(t, "relay_caption_delivery_seconds_count") >= 2 && s.value(t, "relay_caption_ack_seconds_count") >= 2

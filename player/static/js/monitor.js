@@ -1,14 +1,21 @@
 // The AV team's monitor: rooms, publishers, viewers and caption languages,
 // live from /api/rooms/events (server-sent events), with admin actions.
-import { $, el } from './dom.js';
+import { $, el, clock } from './dom.js';
 
 const TOKEN_KEY = 'relay.adminToken';
-const SILENT_SECONDS = 60; // a live room's language quiet for longer is highlighted
+const STALLED_MS = 3000; // a live track without packets for longer is flagged
+const CUE_RATE_WINDOW_MS = 5000; // cue rates are measured over at least this
 
 const app = {
-  prev: new Map(), // room -> {at, bytes, cues: Map(lang -> {at, cues})} for rates
+  prev: new Map(), // room -> {at, bytes, bitrate, cues: Map(lang -> {at, cues, rate})}
   open: new Set(), // rooms whose viewer list is shown
+  viewers: new Map(), // room -> last viewer list (kept across re-renders)
+  viewersAt: new Map(), // room -> when its viewer list was last asked for
   token: sessionStorage.getItem(TOKEN_KEY) || '',
+  refused: false, // the relay refused the token; no automatic retries
+  silentAfter: 60, // seconds; the server says in each snapshot
+  last: null, // the last snapshot
+  rates: new Map(), // room -> figures computed when that snapshot arrived
 };
 
 function fmtBitrate(bps) {
@@ -18,6 +25,7 @@ function fmtBitrate(bps) {
 
 function fmtAgo(seconds) {
   if (!isFinite(seconds)) return '—';
+  seconds = Math.max(0, seconds);
   if (seconds < 60) return `${Math.round(seconds)} s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
   return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
@@ -25,33 +33,57 @@ function fmtAgo(seconds) {
 
 function fmtTime(iso) {
   const d = new Date(iso);
-  return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return isNaN(d) || d.getFullYear() < 2000 ? '' : clock(d);
 }
 
-// rates turns counters into per-second figures between two snapshots.
+function fmtMs(ms) {
+  return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
+}
+
+function fmtPercent(x) {
+  return `${(x * 100).toFixed(1)} %`;
+}
+
+// rates turns the counters of two snapshots into per-second figures: the
+// ingest bitrate between consecutive snapshots, cue rates over a window of
+// at least CUE_RATE_WINDOW_MS so that one cue does not make a spike. now is
+// the server's time of the snapshot.
 function rates(room, now) {
-  const video = (room.tracks || []).find((t) => t.kind === 'video');
-  const audio = (room.tracks || []).find((t) => t.kind === 'audio');
-  const bytes = (video?.bytes || 0) + (audio?.bytes || 0);
+  const tracks = room.tracks || [];
+  const video = tracks.find((t) => t.kind === 'video');
+  const audio = tracks.find((t) => t.kind === 'audio');
+  const bytes = tracks.reduce((n, t) => n + (t.bytes || 0), 0);
   const prev = app.prev.get(room.name);
-  const cur = { at: now, bytes, cues: new Map() };
-  let bitrate = 0;
-  if (prev && now > prev.at && bytes >= prev.bytes) bitrate = ((bytes - prev.bytes) * 8) / ((now - prev.at) / 1000);
+  let bitrate = prev?.bitrate ?? 0;
+  if (prev && now - prev.at >= 500) {
+    // A new publisher starts its counters again: no figure for that step.
+    bitrate = bytes >= prev.bytes ? ((bytes - prev.bytes) * 8) / ((now - prev.at) / 1000) : 0;
+  }
+  const cues = new Map();
   const cueRates = new Map();
   for (const c of room.captions || []) {
     const p = prev?.cues.get(c.lang);
-    cur.cues.set(c.lang, { at: now, cues: c.cues, rate: p?.rate ?? 0 });
-    if (p && now - p.at >= 5000) {
-      const perMin = ((c.cues - p.cues) * 60000) / (now - p.at);
-      cueRates.set(c.lang, perMin);
-      cur.cues.set(c.lang, { at: now, cues: c.cues, rate: perMin });
-    } else if (p) {
-      cur.cues.set(c.lang, p); // keep the older baseline for a steadier rate
-      cueRates.set(c.lang, p.rate);
+    if (!p) {
+      cues.set(c.lang, { at: now, cues: c.cues, rate: undefined });
+    } else if (now - p.at >= CUE_RATE_WINDOW_MS) {
+      const rate = (Math.max(0, c.cues - p.cues) * 60000) / (now - p.at);
+      cues.set(c.lang, { at: now, cues: c.cues, rate });
+    } else {
+      cues.set(c.lang, p); // keep the older baseline
     }
+    cueRates.set(c.lang, cues.get(c.lang).rate);
   }
-  if (!prev || now - prev.at >= 1000) app.prev.set(room.name, { ...cur, bytes });
-  return { bitrate, cueRates, codec: video?.codec || audio?.codec || '', keyframes: video?.keyframes, plis: (video?.plis || 0) };
+  if (!prev || now - prev.at >= 500) {
+    app.prev.set(room.name, { at: now, bytes, bitrate, cues });
+  } else {
+    prev.cues = cues;
+  }
+  const stalled = tracks.some((t) => t.lastPacketMs > STALLED_MS);
+  return {
+    bitrate, cueRates, stalled,
+    codec: [video?.codec, audio?.codec].filter(Boolean).map((c) => c.replace(/^(video|audio)\//, '')).join(' + '),
+    keyframes: video?.keyframes, plis: video?.plis || 0,
+  };
 }
 
 async function action(url, method = 'POST') {
@@ -60,8 +92,15 @@ async function action(url, method = 'POST') {
     $('#admin-token').focus();
     return null;
   }
-  const resp = await fetch(url, { method, headers: { Authorization: `Bearer ${app.token}` } });
+  let resp;
+  try {
+    resp = await fetch(url, { method, headers: { Authorization: `Bearer ${app.token}` } });
+  } catch {
+    setAdminState('Relay unreachable', false);
+    return null;
+  }
   if (resp.status === 401 || resp.status === 403) {
+    app.refused = true;
     setAdminState('Token refused', false);
     return null;
   }
@@ -69,6 +108,7 @@ async function action(url, method = 'POST') {
     setAdminState(`Failed (${resp.status})`, false);
     return null;
   }
+  setAdminState('Token accepted', true);
   return resp;
 }
 
@@ -78,86 +118,122 @@ function setAdminState(text, ok) {
   s.dataset.ok = String(ok);
 }
 
-async function loadViewers(room, box) {
+async function loadViewers(room) {
+  app.viewersAt.set(room, Date.now());
   const resp = await action(`/api/rooms/${encodeURIComponent(room)}/viewers`, 'GET');
-  if (!resp || !resp.ok) return;
-  const { viewers } = await resp.json();
-  box.replaceChildren(viewers.length
-    ? el('ul', {}, viewers.map((v) => el('li', {},
-        el('span', {}, `${v.tag} · since ${fmtTime(v.since)} · loss ${(v.loss * 100).toFixed(1)} % · RTT ${v.rttNs ? Math.round(v.rttNs / 1e6) + ' ms' : '—'}`),
-        el('button', { class: 'btn small danger', type: 'button', 'aria-label': `Disconnect viewer ${v.tag}`,
-          onclick: async () => {
-            if (await action(`/api/rooms/${encodeURIComponent(room)}/viewers/${encodeURIComponent(v.tag)}/disconnect`)) loadViewers(room, box);
-          } }, 'Disconnect'))))
-    : el('p', { class: 'none' }, 'No viewers.'));
+  if (!resp || !resp.ok) {
+    app.viewers.delete(room);
+  } else {
+    app.viewers.set(room, (await resp.json()).viewers || []);
+  }
+  render(app.last);
 }
 
+function viewerList(room) {
+  const list = app.viewers.get(room);
+  if (!list) {
+    const why = !app.token ? 'Enter an admin token to list viewers.' : app.refused ? 'The admin token was refused.' : 'Loading…';
+    return el('p', { class: 'none' }, why);
+  }
+  if (!list.length) return el('p', { class: 'none' }, 'No viewers.');
+  return el('ul', {}, list.map((v) => el('li', {},
+    el('b', {}, v.tag),
+    el('span', { title: `since ${fmtTime(v.since)}` }, `watching ${fmtAgo((Date.now() - Date.parse(v.since)) / 1000)}`),
+    el('span', { class: v.loss > 0.05 ? 'warn' : '' }, v.reports ? `loss ${fmtPercent(v.loss)}` : 'no reports yet'),
+    el('span', {}, v.rttNs ? `RTT ${fmtMs(v.rttNs / 1e6)} ms` : ''),
+    el('button', {
+      class: 'btn small danger', type: 'button', 'aria-label': `Disconnect viewer ${v.tag}`,
+      onclick: async () => {
+        if (await action(`/api/rooms/${encodeURIComponent(room)}/viewers/${encodeURIComponent(v.tag)}/disconnect`)) loadViewers(room);
+      },
+    }, 'Disconnect'))));
+}
+
+function langRow(room, c, rate, now) {
+  const live = room.state === 'live';
+  const since = c.lastCue ? (now - Date.parse(c.lastCue)) / 1000 : Infinity;
+  // Quiet since the last cue, or since the room went live if none yet.
+  const quiet = Math.min(since, (now - Date.parse(room.since)) / 1000);
+  const silent = live && c.announced && quiet > app.silentAfter;
+  const names = (c.captioners || []).map((x) => x.name || x.via).join(', ');
+  return {
+    silent,
+    row: el('tr', { dataset: { lang: c.lang, silent: String(silent) }, title: silent ? `No caption for over ${app.silentAfter} s while live` : null },
+      el('td', {}, el('b', {}, c.lang)),
+      el('td', { class: names ? '' : 'faint' }, names || 'none'),
+      el('td', { class: 'num', dataset: { col: 'viewers' } }, c.viewers),
+      el('td', { class: 'num' }, c.cues),
+      el('td', { class: 'num', dataset: { col: 'rate' } }, rate === undefined ? '—' : rate.toFixed(1)),
+      el('td', { class: 'num', dataset: { col: 'last' } }, c.lastCue ? fmtAgo(since) : 'never')),
+  };
+}
+
+const STATE_TEXT = { live: 'live', lost: 'lost', idle: 'no publisher' };
+
 function roomCard(room, now) {
-  const r = rates(room, now);
+  const r = app.rates.get(room.name) || { cueRates: new Map(), bitrate: 0, stalled: false, codec: '', plis: 0 };
   const live = room.state === 'live';
   const langs = (room.captions || []).filter((c) => c.announced || c.viewers > 0);
-  let alert = room.state === 'lost' && room.viewers > 0;
-  const rows = langs.map((c) => {
-    const since = c.lastCue ? (now - Date.parse(c.lastCue)) / 1000 : Infinity;
-    // Quiet since the last cue, or since the room went live if none yet.
-    const quiet = Math.min(since, (now - Date.parse(room.since)) / 1000);
-    const silent = live && c.announced && quiet > SILENT_SECONDS;
-    if (silent) alert = true;
-    const names = (c.captioners || []).map((x) => x.name || x.via).join(', ') || 'none';
-    const rate = r.cueRates.get(c.lang);
-    return el('tr', { dataset: { silent: String(silent) } },
-      el('td', {}, c.lang),
-      el('td', {}, names),
-      el('td', { class: 'num' }, c.viewers),
-      el('td', { class: 'num' }, c.cues),
-      el('td', { class: 'num' }, rate === undefined ? '—' : rate.toFixed(1)),
-      el('td', { class: 'num' }, c.lastCue ? fmtAgo(since) : 'never'));
-  });
+  const rows = langs.map((c) => langRow(room, c, r.cueRates.get(c.lang), now));
+  const alert = (room.state === 'lost' && room.viewers > 0) || (live && r.stalled) || rows.some((x) => x.silent);
   const q = room.quality || {};
-  const viewersBox = el('div', { class: 'viewers', hidden: !app.open.has(room.name) });
-  if (app.open.has(room.name)) loadViewers(room.name, viewersBox);
-  const stateText = room.state === 'idle' ? 'no publisher' : room.state;
+  const open = app.open.has(room.name);
+  const stateFor = fmtAgo((now - Date.parse(room.since)) / 1000);
   return el('article', { class: 'mon-room', dataset: { room: room.name, alert: String(alert) }, 'aria-label': `Room ${room.title}` },
     el('header', {},
       el('h2', {}, room.title, el('small', {}, room.name)),
-      el('span', { class: 'state', dataset: { state: room.state } }, stateText),
-      el('span', { class: 'badge', title: 'since' }, fmtTime(room.since))),
+      el('span', { class: 'state', dataset: { state: room.state } }, STATE_TEXT[room.state] || room.state),
+      el('span', { class: 'badge', title: `since ${fmtTime(room.since)}` }, `for ${stateFor}`)),
     el('dl', { class: 'facts' },
       fact('Viewers', room.viewers, 'viewers'),
-      fact('Ingest', live ? fmtBitrate(r.bitrate) : '—'),
-      fact('Codec', (r.codec || '—').replace(/^(video|audio)\//, '')),
-      fact('Publisher', room.publisher ? `${room.publisher.tag} · ${fmtTime(room.publisher.since)}` : '—'),
-      fact('Viewer loss', q.reporting ? `${(q.lossMedian * 100).toFixed(1)} % / ${(q.lossMax * 100).toFixed(1)} %` : '—', '', q.lossMax > 0.05),
-      fact('Viewer RTT', q.reporting ? `${Math.round(q.rttMedianMs)} / ${Math.round(q.rttMaxMs)} ms` : '—'),
-      fact('Keyframes', r.keyframes ?? '—'),
-      fact('PLIs', r.plis)),
+      fact('Ingest', live ? (r.stalled ? 'stalled' : fmtBitrate(r.bitrate)) : '—', 'ingest', live && r.stalled),
+      fact('Codec', r.codec || '—', 'codec'),
+      fact('Publisher', room.publisher ? room.publisher.tag : '—', 'publisher', false,
+        room.publisher ? `since ${fmtTime(room.publisher.since)}` : ''),
+      fact('Viewer loss', q.reporting ? `${fmtPercent(q.lossMedian)} / ${fmtPercent(q.lossMax)}` : '—', 'loss', q.lossMax > 0.05, 'median / worst'),
+      fact('Viewer RTT', q.reporting && q.rttMaxMs > 0 ? `${fmtMs(q.rttMedianMs)} / ${fmtMs(q.rttMaxMs)} ms` : '—', 'rtt', false, 'median / worst'),
+      fact('Keyframes', r.keyframes ?? '—', 'keyframes'),
+      fact('PLIs', r.plis, 'plis')),
     langs.length
       ? el('table', { class: 'langs' },
-          el('thead', {}, el('tr', {}, ['Language', 'Captioners', 'Viewers', 'Cues', 'Cues/min', 'Last cue'].map((h) => el('th', { scope: 'col' }, h)))),
-          el('tbody', {}, rows))
+          el('thead', {}, el('tr', {}, ['Language', 'Captioners', 'Viewers', 'Cues', 'Cues/min', 'Last cue'].map((h, i) =>
+            el('th', { scope: 'col', class: i >= 2 ? 'num' : '' }, h)))),
+          el('tbody', {}, rows.map((x) => x.row)))
       : el('p', { class: 'none' }, 'No caption languages yet.'),
     el('div', { class: 'actions' },
-      el('button', { class: 'btn small', type: 'button', 'aria-expanded': String(app.open.has(room.name)),
+      el('button', {
+        class: 'btn small', type: 'button', 'aria-expanded': String(open), dataset: { action: 'viewers' },
         onclick: () => {
-          if (app.open.has(room.name)) app.open.delete(room.name); else app.open.add(room.name);
-          render(app.last);
-        } }, app.open.has(room.name) ? 'Hide viewers' : 'Show viewers'),
-      el('button', { class: 'btn small danger', type: 'button', disabled: !room.publisher,
+          if (open) {
+            app.open.delete(room.name);
+            render(app.last);
+          } else {
+            app.open.add(room.name);
+            loadViewers(room.name);
+          }
+        },
+      }, open ? 'Hide viewers' : 'Show viewers'),
+      el('button', {
+        class: 'btn small danger', type: 'button', disabled: !room.publisher, dataset: { action: 'kick-publisher' },
         onclick: async () => {
           if (confirm(`Disconnect the publisher of ${room.title}? Viewers stay and resume when it reconnects.`)) {
             await action(`/api/rooms/${encodeURIComponent(room.name)}/publisher/disconnect`);
           }
-        } }, 'Disconnect publisher')),
-    viewersBox);
+        },
+      }, 'Disconnect publisher')),
+    open ? el('div', { class: 'viewers' }, viewerList(room.name)) : null);
 }
 
-function fact(label, value, key = '', warn = false) {
-  return el('div', { class: 'fact' }, el('dt', {}, label), el('dd', { class: warn ? 'warn' : '', dataset: key ? { fact: key } : {} }, value));
+function fact(label, value, key, warn = false, title = '') {
+  return el('div', { class: 'fact', title: title || null },
+    el('dt', {}, label),
+    el('dd', { class: warn ? 'warn' : '', dataset: { fact: key } }, value));
 }
 
 function render(snapshot) {
   if (!snapshot) return;
   app.last = snapshot;
+  if (snapshot.silentAfterSeconds > 0) app.silentAfter = snapshot.silentAfterSeconds;
   const now = Date.now();
   const rooms = snapshot.rooms || [];
   $('#empty').hidden = rooms.length > 0;
@@ -168,7 +244,15 @@ function render(snapshot) {
     el('div', { class: 'total' }, el('b', { id: 'total-viewers' }, viewers), el('span', {}, 'viewers')),
     el('div', { class: 'total' }, el('b', {}, `${live} / ${rooms.length}`), el('span', {}, 'rooms live')),
     el('div', { class: 'total' }, el('b', {}, captioners), el('span', {}, 'captioners connected')));
+  // Keep keyboard focus on the same control across the re-render.
+  const focused = document.activeElement?.closest('[data-room]') && document.activeElement.dataset.action
+    ? [document.activeElement.closest('[data-room]').dataset.room, document.activeElement.dataset.action] : null;
   $('#rooms').replaceChildren(...rooms.map((r) => roomCard(r, now)));
+  if (focused) document.querySelector(`[data-room="${CSS.escape(focused[0])}"] [data-action="${focused[1]}"]`)?.focus();
+  // Viewer lists refresh with the snapshots while open (every few seconds).
+  for (const name of app.open) {
+    if (app.token && !app.refused && now - (app.viewersAt.get(name) || 0) > 3000) loadViewers(name);
+  }
 }
 
 function connect() {
@@ -177,10 +261,13 @@ function connect() {
   es.addEventListener('rooms', (ev) => {
     status.dataset.state = 'ok';
     status.textContent = 'Live data';
-    render(JSON.parse(ev.data));
+    const snapshot = JSON.parse(ev.data);
+    const at = Date.parse(snapshot.now) || Date.now();
+    app.rates = new Map((snapshot.rooms || []).map((r) => [r.name, rates(r, at)]));
+    render(snapshot);
   });
   es.onerror = () => {
-    // EventSource reconnects by itself; say so meanwhile.
+    // EventSource reconnects by itself (the server asks for 2 s); say so meanwhile.
     status.dataset.state = 'reconnecting';
     status.textContent = 'Reconnecting…';
   };
@@ -193,5 +280,8 @@ $('#admin').addEventListener('submit', (ev) => {
   app.token = $('#admin-token').value.trim();
   if (app.token) sessionStorage.setItem(TOKEN_KEY, app.token); else sessionStorage.removeItem(TOKEN_KEY);
   setAdminState(app.token ? 'Token set' : 'No token', Boolean(app.token));
+  app.refused = false;
+  app.viewers.clear();
+  for (const name of app.open) loadViewers(name);
 });
 connect();
