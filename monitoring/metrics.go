@@ -109,6 +109,7 @@ var (
 	descInBytes    = prometheus.NewDesc("relay_ingest_bytes_total", "RTP bytes received from publishers.", []string{"room", "kind"}, nil)
 	descInPkts     = prometheus.NewDesc("relay_ingest_packets_total", "RTP packets received from publishers.", []string{"room", "kind"}, nil)
 	descKeyframes  = prometheus.NewDesc("relay_keyframes_total", "Keyframes received from publishers.", []string{"room"}, nil)
+	descPubStart   = prometheus.NewDesc("relay_publisher_start_timestamp_seconds", "When the room's current publisher connected (changes() counts reconnects).", []string{"room"}, nil)
 	descLastKey    = prometheus.NewDesc("relay_last_keyframe_timestamp_seconds", "When the room's video source last sent a keyframe.", []string{"room"}, nil)
 	descNACKs      = prometheus.NewDesc("relay_nacks_total", "Packets resent to viewers from the shared history after a NACK.", []string{"room"}, nil)
 	descPLIs       = prometheus.NewDesc("relay_plis_total", "Keyframe requests sent to publishers.", []string{"room"}, nil)
@@ -137,7 +138,7 @@ var (
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descViewers, descPublishers, descLive, descLost, descFwdPkts, descFwdBytes, descInBytes,
-		descInPkts, descKeyframes, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
+		descInPkts, descKeyframes, descPubStart, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
 		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns} {
 		ch <- d
 	}
@@ -167,6 +168,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			v, a := rs.Video, rs.Audio
 			counter(descKeyframes, v.Keyframes, room)
+			if !rs.PublisherSince.IsZero() {
+				gauge(descPubStart, float64(rs.PublisherSince.UnixNano())/1e9, room)
+			}
 			if !rs.LastKeyframe.IsZero() {
 				gauge(descLastKey, float64(rs.LastKeyframe.UnixNano())/1e9, room)
 			}

@@ -167,6 +167,9 @@ func TestMetricsFollowReality(t *testing.T) {
 	waitMetric(t, "forwarded packets grow", func() bool {
 		return s.value(t, `relay_forwarded_packets_total{kind="video",room="hall"}`) > before+50
 	})
+	if at := s.value(t, `relay_publisher_start_timestamp_seconds{room="hall"}`); at < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("publisher start %v is not recent", at)
+	}
 	if s.value(t, `relay_ingest_bytes_total{kind="video",room="hall"}`) <= 0 {
 		t.Error("no ingest bytes")
 	}
