@@ -25,7 +25,9 @@ import (
 // one write(2), fsyncs, and only then runs each append's callback, in append
 // order (group commit). On open, a last record without its newline or with
 // a bad checksum is a torn write from a crash: it is logged and cut off. A
-// bad record in the middle is logged and skipped.
+// bad record in the middle is logged and skipped. After a failed write
+// (disk full: possibly half a record written) nothing more is written, so a
+// torn record stays the last one.
 
 // Record kinds.
 const (
@@ -55,6 +57,14 @@ var ErrJournalClosed = errors.New("journal closed")
 
 const maxRecordBytes = 1 << 20
 
+// journalFile is the journal's open file (an *os.File; tests stand a
+// failing disk in for it).
+type journalFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
 type jentry struct {
 	line []byte
 	done func(error)
@@ -72,7 +82,7 @@ type journal struct {
 
 	wake chan struct{}
 	done chan struct{}
-	f    *os.File // owned by the loop goroutine after start
+	f    journalFile // owned by the loop goroutine after start
 
 	// failures counts failed writes and appends refused after one, for the
 	// service's relay_caption_journal_errors_total; shared by every room.
@@ -236,17 +246,28 @@ func (j *journal) loop() {
 				}
 				break
 			}
-			buf = buf[:0]
-			for _, e := range batch {
-				buf = append(buf, e.line...)
+			j.mu.Lock()
+			err := j.err
+			j.mu.Unlock()
+			if err == nil {
+				buf = buf[:0]
+				for _, e := range batch {
+					buf = append(buf, e.line...)
+				}
+				err = j.write(buf)
+				if err != nil {
+					j.log.Error("journal write failed; captions of this room are no longer stored", "path", j.path, "err", err)
+					j.mu.Lock()
+					j.err = err
+					j.mu.Unlock()
+				}
+			} else {
+				// Queued before the failure: not written after a torn
+				// record, where it would be read back as part of it.
+				err = fmt.Errorf("%w: %w", ErrJournalClosed, err)
 			}
-			err := j.write(buf)
 			if err != nil {
-				j.log.Error("journal write failed; captions of this room are no longer stored", "path", j.path, "err", err)
 				j.failures.Add(1)
-				j.mu.Lock()
-				j.err = err
-				j.mu.Unlock()
 			}
 			for _, e := range batch {
 				e.done(err)
