@@ -376,8 +376,20 @@ func TestVP8Room(t *testing.T) {
 	}
 	defer v.Close(true)
 	waitFor(t, 10*time.Second, "VP8 frames", func() bool { return v.Stats(webrtc.RTPCodecTypeVideo).Frames >= 10 })
-	if st := v.Stats(webrtc.RTPCodecTypeVideo); st.Codec != webrtc.MimeTypeVP8 || !st.FirstIsKey {
-		t.Errorf("codec %s, first packet a keyframe: %v", st.Codec, st.FirstIsKey)
+	room, _ := r.srv.room("vp8", false)
+	for _, f := range *room.groups[webrtc.RTPCodecTypeVideo].fwd.Load() {
+		if !f.firstKey.Load() {
+			t.Error("first VP8 packet sent was not the start of a keyframe")
+		}
+	}
+	st := v.Stats(webrtc.RTPCodecTypeVideo)
+	if st.Codec != webrtc.MimeTypeVP8 {
+		t.Errorf("codec %s", st.Codec)
+	}
+	if !st.FirstIsKey {
+		// As in TestPublishAndTwentyViewers: a pion client under load can
+		// drop SRTP that beats its receiver setup.
+		t.Log("first VP8 packet received is not a keyframe start")
 	}
 	req, _ := http.NewRequest("POST", r.url+"/whep/vp8", strings.NewReader(h264Offer))
 	req.Header.Set("Content-Type", "application/sdp")
