@@ -10,9 +10,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
@@ -400,5 +402,54 @@ func TestVP8Room(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotAcceptable {
 		t.Errorf("H.264-only player of a VP8 room: %d", resp.StatusCode)
+	}
+}
+
+// A header-only viewer (the load tool's) counts exactly what the relay sent
+// it, with its payload checks done on the first keyframe, as a full viewer
+// beside it does.
+func TestHeaderOnlyViewer(t *testing.T) {
+	r := newTestRelay(t, nil)
+	pub := r.publish(t, "hall")
+	r.waitLive(t, "hall")
+	full := r.view(t, "hall")
+	defer full.Close(true)
+	var hooked atomic.Int64
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	light, err := peer.View(ctx, peer.ViewConfig{URL: r.url + "/whep/hall", Options: peer.Options{Loopback: true}, HeaderOnly: true,
+		OnPacket: func(kind webrtc.RTPCodecType, h *rtp.Header, payload []byte, _ time.Time) {
+			if payload == nil && h.SSRC != 0 {
+				hooked.Add(1)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer light.Close(true)
+	waitFor(t, 10*time.Second, "header-only counting of both tracks", func() bool {
+		return light.Stats(webrtc.RTPCodecTypeVideo).HeaderOnly > 100 && light.Stats(webrtc.RTPCodecTypeAudio).HeaderOnly > 20
+	})
+	pub.Close(true)
+	time.Sleep(300 * time.Millisecond) // the last packets arrive
+	room, _ := r.srv.room("hall", false)
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		st := light.Stats(kind)
+		var sent uint64
+		for _, f := range *room.groups[kind].fwd.Load() {
+			if f.ssrc == st.SSRC {
+				sent = f.packets.Load()
+			}
+		}
+		t.Logf("%s: relay sent %d, header-only viewer counted %d (%d from headers), full viewer %d", kind, sent, st.Packets, st.HeaderOnly, full.Stats(kind).Packets)
+		if st.Packets != sent || st.MissingTotal != 0 || st.Repeats != 0 || st.TSBackwards != 0 {
+			t.Errorf("%s: header-only viewer %+v, relay sent %d", kind, st, sent)
+		}
+	}
+	if !light.Stats(webrtc.RTPCodecTypeVideo).FirstIsKey {
+		t.Log("first video packet received is not a keyframe start (a loaded pion client can drop early SRTP)")
+	}
+	if hooked.Load() == 0 {
+		t.Error("OnPacket never saw a header-only packet")
 	}
 }

@@ -31,6 +31,7 @@ func runLoad(args []string, out, progress io.Writer) error {
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "wait after the ramp before measuring")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
 	fs.BoolVar(&cfg.NoAudio, "no-audio", false, "viewers take video only")
+	fs.BoolVar(&cfg.FullViewers, "full-viewers", false, "decrypt every packet through pion's whole receive path (default: count packets from their headers after the first keyframe, much cheaper)")
 	fs.IntVar(&cfg.CaptionViewers, "caption-viewers", 0, "caption WebSocket viewers")
 	fs.Float64Var(&cfg.CueRate, "cue-rate", 0, "captioner finals per second (0: no captioner)")
 	fs.StringVar(&cfg.Lang, "lang", "en", "caption language")

@@ -35,6 +35,11 @@ type Config struct {
 	Settle   time.Duration // wait after the ramp before measuring; 0 means 2 s
 	Duration time.Duration // measured window; 0 means 10 s
 	NoAudio  bool          // viewers take video only
+	// FullViewers runs every packet through pion's whole receive path
+	// (decrypted, handed through its goroutines). By default viewers are
+	// header-only after their first keyframe (peer.ViewConfig.HeaderOnly),
+	// which costs the tool several times less per packet.
+	FullViewers bool
 
 	CaptionViewers int
 	CueRate        float64 // captioner finals per second; 0 means no captioner
@@ -196,7 +201,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			vctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
 			v, err := peer.View(vctx, peer.ViewConfig{
-				URL: base + "/whep/" + cfg.Room, Options: opts, NoAudio: cfg.NoAudio,
+				URL: base + "/whep/" + cfg.Room, Options: opts, NoAudio: cfg.NoAudio, HeaderOnly: !cfg.FullViewers,
 				OnPacket: func(kind webrtc.RTPCodecType, hd *rtp.Header, _ []byte, at time.Time) {
 					if kind != webrtc.RTPCodecTypeVideo || !hd.Marker || !measuring.Load() {
 						return

@@ -2,9 +2,12 @@ package peer
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -25,6 +28,14 @@ type ViewConfig struct {
 	// OnPacket, when set, sees every packet as it arrives (on the track's
 	// reader goroutine; keep it quick).
 	OnPacket func(kind webrtc.RTPCodecType, h *rtp.Header, payload []byte, at time.Time)
+	// HeaderOnly makes the viewer cheap enough to run hundreds of beside a
+	// relay (the load tool): after a track's first packets up to its first
+	// complete keyframe, its packets are counted from their RTP headers as
+	// they come off the socket, neither decrypted nor checked (see tap.go).
+	// OnPacket then gets nil payloads, arrival times without pion's receive
+	// path in them, and Bytes includes SRTP tags. Needs Loopback and its
+	// own socket (no UDPMux, no TCPOnly).
+	HeaderOnly bool
 }
 
 // TrackStats is what a viewer saw of one track.
@@ -44,6 +55,7 @@ type TrackStats struct {
 	SSRC         uint32
 	SeqJumps     uint64 // gaps in the sequence
 	MissingTotal uint64 // sequence numbers skipped over
+	HeaderOnly   uint64 // of Packets, those counted from their header alone (ViewConfig.HeaderOnly)
 }
 
 // Viewer watches a room over WHEP.
@@ -58,19 +70,36 @@ type Viewer struct {
 	closed   bool // guarded by mu
 	gotTrack chan struct{}
 	once     sync.Once
+	taps     *taps      // HeaderOnly viewers
+	mux      ice.UDPMux // the HeaderOnly viewer's own socket
 }
 
 // View connects to the relay. Media flows in the background; Stats reads it.
 func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
+	v := &Viewer{opts: cfg.Options, started: time.Now(), tracks: map[webrtc.RTPCodecType]*TrackStats{}, gotTrack: make(chan struct{})}
+	if cfg.HeaderOnly {
+		if !cfg.Loopback || cfg.UDPMux != nil || cfg.TCPOnly {
+			return nil, errors.New("peer: a header-only viewer needs Loopback and its own UDP socket")
+		}
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, err
+		}
+		v.taps = &taps{mu: &v.mu, hook: cfg.OnPacket}
+		v.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: &tapConn{UDPConn: conn, taps: v.taps}})
+		cfg.UDPMux = v.mux
+	}
 	api, err := NewAPI(cfg.Options, cfg.Interceptors)
 	if err != nil {
+		v.closeMux()
 		return nil, err
 	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
+		v.closeMux()
 		return nil, err
 	}
-	v := &Viewer{pc: pc, opts: cfg.Options, started: time.Now(), tracks: map[webrtc.RTPCodecType]*TrackStats{}, gotTrack: make(chan struct{})}
+	v.pc = pc
 	kinds := []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}
 	if !cfg.NoAudio {
 		kinds = append(kinds, webrtc.RTPCodecTypeAudio)
@@ -78,6 +107,7 @@ func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
 	for _, k := range kinds {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			pc.Close()
+			v.closeMux()
 			return nil, err
 		}
 	}
@@ -110,6 +140,7 @@ func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
 	session, err := signal(ctx, cfg.Options, pc, cfg.URL, cfg.Token)
 	if err != nil {
 		pc.Close()
+		v.closeMux()
 		return nil, err
 	}
 	v.session = session
@@ -122,6 +153,7 @@ func (v *Viewer) read(tr *webrtc.TrackRemote, st *TrackStats, hook func(webrtc.R
 	var h rtp.Header
 	var keyPending bool // a keyframe started; waiting for its last packet
 	var keyTS uint32
+	var switched bool // counted from headers from now on (HeaderOnly)
 	for {
 		n, _, err := tr.Read(buf)
 		if err != nil {
@@ -140,17 +172,7 @@ func (v *Viewer) read(tr *webrtc.TrackRemote, st *TrackStats, hook func(webrtc.R
 		if st.Packets == 0 {
 			st.FirstAt = at
 			st.FirstIsKey, _ = keyframe.IsStart(codec, payload)
-		} else {
-			switch d := int16(h.SequenceNumber - st.LastSeq); {
-			case d <= 0:
-				st.Repeats++
-			case d > 1:
-				st.SeqJumps++
-				st.MissingTotal += uint64(d - 1)
-			}
-			if int16(h.SequenceNumber-st.LastSeq) > 0 && int32(h.Timestamp-st.LastTS) < 0 {
-				st.TSBackwards++
-			}
+			st.LastSeq = h.SequenceNumber - 1 // count takes it as the next in line
 		}
 		if st.FirstKeyAt.IsZero() {
 			if key, _ := keyframe.IsStart(codec, payload); key && !keyPending {
@@ -160,17 +182,17 @@ func (v *Viewer) read(tr *webrtc.TrackRemote, st *TrackStats, hook func(webrtc.R
 				st.FirstKeyAt = at
 			}
 		}
-		if st.Packets == 0 || int16(h.SequenceNumber-st.LastSeq) > 0 {
-			st.LastSeq, st.LastTS = h.SequenceNumber, h.Timestamp
-		}
-		st.Packets++
-		st.Bytes += uint64(len(payload))
-		if h.Marker {
-			st.Frames++
-		}
+		count(st, h.SequenceNumber, h.Timestamp, h.Marker, len(payload))
+		// Header-only viewers switch a track once its start is checked:
+		// audio at once, video when its first keyframe is whole.
+		switchNow := v.taps != nil && !switched && (tr.Kind() == webrtc.RTPCodecTypeAudio || !st.FirstKeyAt.IsZero())
 		v.mu.Unlock()
 		if hook != nil {
 			hook(tr.Kind(), &h, payload, at)
+		}
+		if switchNow {
+			switched = true
+			v.taps.add(tr.Kind(), uint32(tr.SSRC()))
 		}
 	}
 }
@@ -190,7 +212,11 @@ func (v *Viewer) Stats(kind webrtc.RTPCodecType) TrackStats {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if st := v.tracks[kind]; st != nil {
-		return *st
+		s := *st
+		if v.taps != nil {
+			v.taps.merge(kind, &s)
+		}
+		return s
 	}
 	return TrackStats{Kind: kind.String()}
 }
@@ -227,7 +253,14 @@ func (v *Viewer) Close(hangUpFirst bool) error {
 		err = cerr
 	}
 	v.wg.Wait()
+	v.closeMux()
 	return err
+}
+
+func (v *Viewer) closeMux() {
+	if v.mux != nil {
+		_ = v.mux.Close() // closes the socket
+	}
 }
 
 // Transport says which network the selected ICE pair uses ("udp" or
