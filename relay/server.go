@@ -18,6 +18,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
@@ -74,12 +75,17 @@ type Config struct {
 
 // Server owns the rooms and the WebRTC machinery.
 type Server struct {
-	cfg         Config
-	log         *slog.Logger
-	pubAPI      *webrtc.API
-	viewAPI     *webrtc.API
-	udpConn     net.PacketConn
-	udpMux      ice.UDPMux
+	cfg      Config
+	log      *slog.Logger
+	pubAPI   *webrtc.API
+	viewAPI  *webrtc.API
+	udpConn  net.PacketConn
+	udpMux   ice.UDPMux
+	pionLogs *pionLogs
+	// net is the interface list every ICE agent gathers from, read once:
+	// pion would otherwise enumerate the interfaces (a netlink dump) and
+	// keep its own copy for each PeerConnection.
+	net         *stdnet.Net
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
 	nextID      atomic.Uint64
@@ -128,7 +134,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.ViewerTimeout = 15 * time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, ended: map[string]time.Time{},
-		stop: make(chan struct{}), loopDone: make(chan struct{}), limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst)}
+		stop: make(chan struct{}), loopDone: make(chan struct{}), limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst),
+		pionLogs: newPionLogs(cfg.Logger)}
 	for _, rc := range cfg.Rooms {
 		if !ValidRoomName(rc.Name) {
 			return nil, fmt.Errorf("relay: room name %q: use letters, digits, '-' and '_' (at most 64)", rc.Name)
@@ -186,7 +193,11 @@ func (s *Server) listen() error {
 	if err != nil {
 		return fmt.Errorf("relay: ICE UDP port: %w", err)
 	}
-	s.udpMux = webrtc.NewICEUDPMux(nil, s.udpConn)
+	if s.net, err = stdnet.NewNet(); err != nil {
+		s.udpConn.Close()
+		return fmt.Errorf("relay: network interfaces: %w", err)
+	}
+	s.udpMux = webrtc.NewICEUDPMux(s.pionLogs.NewLogger("ice"), s.udpConn)
 	if s.cfg.TCPPort != 0 {
 		port := max(s.cfg.TCPPort, 0)
 		s.tcpLn, err = net.ListenTCP("tcp4", &net.TCPAddr{IP: ip, Port: port})
@@ -194,7 +205,7 @@ func (s *Server) listen() error {
 			s.udpMux.Close()
 			return fmt.Errorf("relay: ICE TCP port: %w", err)
 		}
-		s.tcpMux = webrtc.NewICETCPMux(nil, s.tcpLn, 8)
+		s.tcpMux = webrtc.NewICETCPMux(s.pionLogs.NewLogger("ice"), s.tcpLn, 8)
 	}
 	return nil
 }
@@ -225,7 +236,8 @@ func (s *Server) newAPI(publisher bool) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: s.pionLogs}
+	se.SetNet(s.net)
 	se.SetICEUDPMux(s.udpMux)
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	if s.tcpMux != nil {

@@ -134,7 +134,7 @@ func (v *viewer) start(senders []*webrtc.RTPSender) {
 // to the source (rate limited there) and keeps receiver-report figures.
 func (v *viewer) readRTCP(s *webrtc.RTPSender, t *viewerTrack) {
 	buf := make([]byte, 1500)
-	var scratch packet
+	var scratch *packet // for resends; most viewers never NACK
 	var hdr rtp.Header
 	for {
 		n, _, err := s.Read(buf)
@@ -152,9 +152,12 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender, t *viewerTrack) {
 		for _, pkt := range pkts {
 			switch p := pkt.(type) {
 			case *rtcp.TransportLayerNack:
+				if scratch == nil {
+					scratch = new(packet)
+				}
 				for _, pair := range p.Nacks {
 					for _, seq := range pair.PacketList() {
-						f.resend(seq, &scratch, &hdr)
+						f.resend(seq, scratch, &hdr)
 					}
 				}
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
