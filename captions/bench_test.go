@@ -3,9 +3,14 @@ package captions
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -34,7 +39,7 @@ func benchHub(b *testing.B, n int) (*langHub, []*client) {
 	}
 	clients := make([]*client, n)
 	for i := range clients {
-		clients[i] = newClient(nil, "b", svc.log, svc.limits())
+		clients[i] = newClient(nil, nil, "b", svc.log, svc.limits())
 		h.subs[clients[i]] = struct{}{}
 	}
 	return h, clients
@@ -109,9 +114,7 @@ func benchViewers(b *testing.B, n int) {
 		cues[i].remaining.Store(int64(n))
 	}
 	lat := make([][]time.Duration, n)
-	var readers sync.WaitGroup
-	conns := make([]*websocket.Conn, n)
-	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 256}
+	conns := make([]*rawViewer, n)
 	var dialErr atomic.Value
 	var dials sync.WaitGroup
 	work := make(chan int)
@@ -120,12 +123,12 @@ func benchViewers(b *testing.B, n int) {
 		go func() {
 			defer dials.Done()
 			for i := range work {
-				c, _, err := dialer.Dial(base+"/captions/bench/ws?lang=en", nil)
+				v, err := dialRawViewer(ch.addr, "/captions/bench/ws?lang=en")
 				if err != nil {
 					dialErr.Store(err)
 					continue
 				}
-				conns[i] = c
+				conns[i] = v
 			}
 		}()
 	}
@@ -137,36 +140,45 @@ func benchViewers(b *testing.B, n int) {
 	if err, _ := dialErr.Load().(error); err != nil {
 		b.Fatalf("dial viewers: %v", err)
 	}
+	// Each viewer must get every final once and in order: a cue's done
+	// channel closes when all n viewers have it, and a missing, repeated
+	// or reordered cue fails the benchmark.
+	var readers sync.WaitGroup
+	var readErr atomic.Value
+	last := make([]int, n)
 	seqKey := []byte(`"seq":`)
-	for i, c := range conns {
+	for i, v := range conns {
+		lat[i] = make([]time.Duration, 0, b.N)
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for {
-				_, data, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				now := time.Now()
+			err := v.run(func(data []byte, now time.Time) error {
 				if !bytes.Contains(data, []byte(`"final":true`)) || bytes.HasPrefix(data, []byte(`{"type":"backlog"`)) {
-					continue
+					return nil
 				}
 				k := bytes.Index(data, seqKey)
 				if k < 0 {
-					continue
+					return fmt.Errorf("final without seq: %s", data)
 				}
-				end := k + len(seqKey)
-				for end < len(data) && data[end] >= '0' && data[end] <= '9' {
-					end++
+				seq := 0
+				for _, d := range data[k+len(seqKey):] {
+					if d < '0' || d > '9' {
+						break
+					}
+					seq = seq*10 + int(d-'0')
 				}
-				seq, _ := strconv.Atoi(string(data[k+len(seqKey) : end]))
-				if seq <= 0 || seq >= len(cues) {
-					continue
+				if seq != last[i]+1 || seq >= len(cues) {
+					return fmt.Errorf("viewer %d: cue %d after %d", i, seq, last[i])
 				}
+				last[i] = seq
 				lat[i] = append(lat[i], now.Sub(cues[seq].sent))
 				if cues[seq].remaining.Add(-1) == 0 {
 					close(cues[seq].done)
 				}
+				return nil
+			})
+			if err != nil {
+				readErr.Store(err)
 			}
 		}()
 	}
@@ -179,6 +191,18 @@ func benchViewers(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	var acks []time.Duration
+	// What each side costs: the child's CPU time and this process's (the
+	// viewers' readers and the captioner), and with RELAY_BENCH_PROFILE=dir
+	// a CPU profile of each over the timed section.
+	profDir := os.Getenv("RELAY_BENCH_PROFILE")
+	var own profiler
+	if profDir != "" {
+		childPost(b, ch.addr, "/debug/pprof/start?file="+url.QueryEscape(filepath.Join(profDir, fmt.Sprintf("server-%d.pprof", n))))
+		if err := own.start(filepath.Join(profDir, fmt.Sprintf("client-%d.pprof", n))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	serverCPU, clientCPU := childCPU(b, ch.addr), processCPU()
 	b.ResetTimer()
 	for i := 1; i <= b.N; i++ {
 		cues[i].sent = time.Now()
@@ -199,15 +223,31 @@ func benchViewers(b *testing.B, n int) {
 		select {
 		case <-cues[i].done:
 		case <-time.After(30 * time.Second):
-			b.Fatalf("cue %d reached %d of %d viewers", i, int64(n)-cues[i].remaining.Load(), n)
+			err, _ := readErr.Load().(error)
+			b.Fatalf("cue %d reached %d of %d viewers (%v)", i, int64(n)-cues[i].remaining.Load(), n, err)
 		}
 	}
 	b.StopTimer()
+	serverCPU, clientCPU = childCPU(b, ch.addr)-serverCPU, processCPU()-clientCPU
+	if profDir != "" {
+		childPost(b, ch.addr, "/debug/pprof/stop")
+		if err := own.stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	cp.Close()
 	for _, c := range conns {
 		c.Close()
 	}
 	readers.Wait()
+	if err, _ := readErr.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	for i, l := range last {
+		if l != b.N {
+			b.Fatalf("viewer %d got cues up to %d of %d", i, l, b.N)
+		}
+	}
 
 	var all []time.Duration
 	for _, l := range lat {
@@ -218,6 +258,8 @@ func benchViewers(b *testing.B, n int) {
 	b.ReportMetric(ms(percentile(all, 99)), "delivery-p99-ms")
 	b.ReportMetric(ms(percentile(acks, 50)), "ack-p50-ms")
 	b.ReportMetric(ms(percentile(acks, 99)), "ack-p99-ms")
+	b.ReportMetric(ms(serverCPU)/float64(b.N), "server-cpu-ms/op")
+	b.ReportMetric(ms(clientCPU)/float64(b.N), "client-cpu-ms/op")
 	perViewer := float64(memAfter["heap"]+memAfter["stack"]-memBefore["heap"]-memBefore["stack"]) / float64(n)
 	b.ReportMetric(perViewer, "server-B/viewer")
 	b.ReportMetric(float64(memAfter["heap"]-memBefore["heap"])/float64(n), "server-heap-B/viewer")
@@ -259,4 +301,74 @@ func raiseFileLimit(b *testing.B) {
 			fmt.Fprintln(os.Stderr, "raise file limit:", err)
 		}
 	}
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func childCPU(b *testing.B, addr string) time.Duration {
+	resp, err := http.Get("http://" + addr + "/debug/cpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]int64
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(m["cpu_ns"])
+}
+
+func childPost(b *testing.B, addr, path string) {
+	resp, err := http.Post("http://"+addr+path, "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		b.Fatalf("%s: %s %s", path, resp.Status, msg)
+	}
+}
+
+// profiler writes one CPU profile at a time to a file.
+type profiler struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (p *profiler) start(path string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.f != nil {
+		return errors.New("a profile is already running")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	p.f = f
+	return nil
+}
+
+func (p *profiler) stop() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.f == nil {
+		return nil
+	}
+	pprof.StopCPUProfile()
+	err := p.f.Close()
+	p.f = nil
+	return err
 }

@@ -73,13 +73,13 @@ func (s *Service) handleCaptioner(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, err)
 		return
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, sock, err := s.upgrade(w, r)
 	if err != nil {
 		return
 	}
 	session := newSession()
 	log := s.log.With("room", roomName, "lang", lang, "session", session)
-	c := newClient(conn, session, log, s.limits())
+	c := newClient(conn, sock, session, log, s.limits())
 	s.startClient(c)
 	defer s.endClient(c)
 	s.captionerConns.Add(1)
@@ -112,6 +112,7 @@ func (s *Service) readCaptioner(conn *websocket.Conn, c *client, h *langHub) {
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.log.Warn("captioner message too big, closing", "limit", s.cfg.MaxMessageBytes)
+				c.readerStopped()
 				c.close(closeTooBig, "message too big")
 				return
 			}
@@ -123,6 +124,7 @@ func (s *Service) readCaptioner(conn *websocket.Conn, c *client, h *langHub) {
 			strikes++
 			if strikes > 2*s.cfg.CaptionerBurst {
 				c.log.Warn("captioner over the rate limit, closing", "rate", s.cfg.CaptionerRate)
+				c.readerStopped()
 				c.close(closeRate, "rate")
 				return
 			}
@@ -172,11 +174,8 @@ func sendJSON(c *client, v any, kind msgKind) {
 	if err != nil {
 		panic(fmt.Sprintf("captions: encoding a server message: %v", err))
 	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		panic(fmt.Sprintf("captions: preparing a message: %v", err))
-	}
-	if res := c.enqueue(outMsg{pm: pm, size: len(data), kind: kind}); res.slow {
+	f := frame(opText, data)
+	if res := c.enqueue(outMsg{frame: f, size: len(f), kind: kind}); res.slow {
 		c.log.Warn("captioner too slow to take acks, disconnected")
 	}
 }

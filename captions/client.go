@@ -1,6 +1,7 @@
 package captions
 
 import (
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -23,17 +24,18 @@ const (
 type msgKind uint8
 
 const (
-	kindMust    msgKind = iota // finals, corrections, backlog, acks, errors: never dropped
+	kindMust    msgKind = iota // finals, corrections, backlog, acks, errors, gorilla's control frames: never dropped
 	kindPartial                // droppable; a newer partial of the same language replaces it
 	kindStatus                 // droppable; a newer status of the same language replaces it
+	kindPing                   // droppable; a newer ping replaces it
 )
 
 type outMsg struct {
-	pm   *websocket.PreparedMessage
-	size int
-	kind msgKind
-	lang string
-	at   time.Time // when the cue entered the hub, for delivery latency; zero if not a cue
+	frame []byte // the whole WebSocket frame, shared by every connection: never modified
+	size  int
+	kind  msgKind
+	lang  string
+	at    time.Time // when the cue entered the hub, for delivery latency; zero if not a cue
 }
 
 // enqueueResult tells the broadcaster what became of a message.
@@ -52,11 +54,21 @@ type queueLimits struct {
 	observe      func(time.Duration) // delivery latency of cues; may be nil
 }
 
-// client is one WebSocket connection's outgoing side: a bounded queue and
-// the single goroutine that writes to the socket. Broadcasters only ever
-// call enqueue, which never blocks on the network.
+// client is one WebSocket connection's outgoing side: a bounded queue, and
+// two ways to the socket, one at a time (writing):
+//
+//   - send, called by the fan-out workers after a broadcast, writes queued
+//     frames straight to the socket as long as it takes them without
+//     waiting (a non-blocking write). This is how nearly every cue reaches
+//     a viewer: no goroutine is woken per viewer.
+//   - the connection's writer goroutine writes everything else (a frame
+//     the socket did not take whole, acks, backlog, status, pings, the
+//     close) with a deadline of WriteTimeout on every write.
+//
+// Broadcasters only ever queue, which never blocks on the network.
 type client struct {
-	conn    *websocket.Conn
+	conn    *websocket.Conn // reads; nil in tests of the queue
+	sock    *sockConn       // writes; nil in tests of the queue
 	session string
 	log     *slog.Logger
 	lim     queueLimits
@@ -65,31 +77,68 @@ type client struct {
 	q         []outMsg
 	spare     []outMsg
 	qBytes    int
+	rest      []byte    // the end of a frame the socket took only in part: goes first
+	restAt    time.Time // its message's at
+	writing   bool      // send or the writer goroutine is writing to the socket
+	closeSent bool      // gorilla queued a close frame of its own: ours is not sent
 	closed    bool
 	flush     bool // write what is queued before the close frame
 	closeCode int
 	closeText string
+	pingTimer *time.Timer
 
+	// wake tells the writer goroutine that there is work. It is its only
+	// channel: a receive on one channel costs much less than a select over
+	// several.
 	wake       chan struct{}
-	stop       chan struct{}
 	writerDone chan struct{}
+	readEnded  chan struct{} // closed by readerStopped
+	readOnce   sync.Once
 }
 
-func newClient(conn *websocket.Conn, session string, log *slog.Logger, lim queueLimits) *client {
-	return &client{
-		conn: conn, session: session, log: log, lim: lim,
+func newClient(conn *websocket.Conn, sock *sockConn, session string, log *slog.Logger, lim queueLimits) *client {
+	c := &client{
+		conn: conn, sock: sock, session: session, log: log, lim: lim,
 		wake:       make(chan struct{}, 1),
-		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		readEnded:  make(chan struct{}),
+	}
+	if sock != nil {
+		sock.client.Store(c)
+	}
+	return c
+}
+
+func (c *client) signalLocked() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
-// enqueue queues m for writing. When the queue is full, queued droppable
-// messages go first; then a droppable m is dropped, and a must-deliver m
-// closes the client with reason "slow". A message always fits an empty queue.
+// enqueue queues m for the writer goroutine. When the queue is full,
+// queued droppable messages go first; then a droppable m is dropped, and a
+// must-deliver m closes the client with reason "slow". A message always
+// fits an empty queue.
 func (c *client) enqueue(m outMsg) enqueueResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	res := c.queueLocked(m)
+	if !res.closed {
+		c.signalLocked()
+	}
+	return res
+}
+
+// queue queues m like enqueue but wakes nobody: the broadcaster then hands
+// the client to the fan-out (send).
+func (c *client) queue(m outMsg) enqueueResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queueLocked(m)
+}
+
+func (c *client) queueLocked(m outMsg) enqueueResult {
 	if c.closed {
 		return enqueueResult{closed: true}
 	}
@@ -111,10 +160,6 @@ func (c *client) enqueue(m outMsg) enqueueResult {
 	}
 	c.q = append(c.q, m)
 	c.qBytes += m.size
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 	return res
 }
 
@@ -163,13 +208,23 @@ func (c *client) closeLocked(code int, reason string, flush bool) {
 		c.q = c.q[:0]
 		c.qBytes = 0
 	}
-	close(c.stop)
+	c.signalLocked()
+}
+
+func (c *client) noteCloseSent() {
+	c.mu.Lock()
+	c.closeSent = true
+	c.mu.Unlock()
 }
 
 // take swaps out the queued messages.
 func (c *client) take() []outMsg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.takeLocked()
+}
+
+func (c *client) takeLocked() []outMsg {
 	if (c.closed && !c.flush) || len(c.q) == 0 {
 		return nil
 	}
@@ -180,73 +235,196 @@ func (c *client) take() []outMsg {
 	return out
 }
 
-func (c *client) giveBack(buf []outMsg) {
+func (c *client) giveBackLocked(buf []outMsg) {
 	clear(buf)
-	c.mu.Lock()
 	if c.spare == nil && cap(buf) <= 4*c.lim.maxMsgs {
 		c.spare = buf[:0]
+	}
+}
+
+// send writes the queued frames that the socket takes without waiting and
+// leaves the rest to the writer goroutine. It is the fan-out's path.
+func (c *client) send() {
+	c.mu.Lock()
+	if c.writing {
+		c.mu.Unlock() // the writer: it writes what was queued before it stops
+		return
+	}
+	if c.closed || c.rest != nil || c.sock == nil || c.sock.raw == nil {
+		c.signalLocked()
+		c.mu.Unlock()
+		return
+	}
+	msgs := c.takeLocked()
+	if msgs == nil {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.mu.Unlock()
+
+	var left []outMsg // not written, in order
+	var err error
+	for i, m := range msgs {
+		var n int
+		n, err = c.sock.tryWrite(m.frame)
+		if err != nil {
+			break
+		}
+		if n < len(m.frame) {
+			left = msgs[i:]
+			if n > 0 {
+				c.mu.Lock()
+				c.rest, c.restAt = m.frame[n:], m.at
+				c.mu.Unlock()
+				left = msgs[i+1:]
+			}
+			break
+		}
+		c.observed(m.at)
+	}
+
+	c.mu.Lock()
+	c.writing = false
+	if err != nil {
+		c.log.Debug("caption socket write failed", "session", c.session, "err", err)
+		c.closeLocked(closeGoingAway, "write failed", false)
+	} else if len(left) > 0 && !(c.closed && !c.flush) {
+		q := make([]outMsg, 0, len(left)+len(c.q))
+		for _, m := range left {
+			q = append(q, m)
+			c.qBytes += m.size
+		}
+		c.q = append(q, c.q...)
+	}
+	c.giveBackLocked(msgs)
+	if len(c.q) > 0 || c.rest != nil || c.closed {
+		c.signalLocked()
 	}
 	c.mu.Unlock()
 }
 
-// writeLoop is the connection's only writer. It ends, closing the
+func (c *client) observed(at time.Time) {
+	if !at.IsZero() && c.lim.observe != nil {
+		c.lim.observe(time.Since(at))
+	}
+}
+
+// ping queues a ping; the timer calls it every PingInterval.
+func (c *client) ping() {
+	if res := c.enqueue(outMsg{frame: pingFrame, size: len(pingFrame), kind: kindPing}); res.closed {
+		return
+	}
+	c.mu.Lock()
+	t := c.pingTimer
+	c.mu.Unlock()
+	t.Reset(c.lim.pingInterval)
+}
+
+// writeLoop is the connection's writer goroutine. It ends, closing the
 // connection, when the client is closed or a write fails.
 func (c *client) writeLoop() {
 	defer close(c.writerDone)
 	defer c.conn.Close()
-	ping := time.NewTicker(c.lim.pingInterval)
-	defer ping.Stop()
-	for {
-		select {
-		case <-c.wake:
-			if err := c.writeQueued(); err != nil {
-				c.failed(err)
-				return
-			}
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.lim.writeTimeout)); err != nil {
-				c.failed(err)
-				return
-			}
-		case <-c.stop:
-			if err := c.writeQueued(); err != nil {
-				return
-			}
-			c.mu.Lock()
-			code, text := c.closeCode, c.closeText
-			c.mu.Unlock()
-			msg := websocket.FormatCloseMessage(code, text)
-			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeWriteGrace))
+	t := time.AfterFunc(time.Hour, c.ping)
+	t.Stop()
+	c.mu.Lock()
+	c.pingTimer = t
+	c.mu.Unlock()
+	t.Reset(c.lim.pingInterval)
+	defer t.Stop()
+	for range c.wake {
+		if c.writeQueued() {
 			return
 		}
 	}
 }
 
-// writeQueued writes until the queue is empty.
-func (c *client) writeQueued() error {
+// writeQueued writes until nothing is queued, each write with a deadline
+// of WriteTimeout. It returns true when the writer is done: the close
+// frame went out (or could not) or a write failed.
+func (c *client) writeQueued() bool {
 	for {
-		msgs := c.take()
-		if msgs == nil {
-			return nil
+		c.mu.Lock()
+		if c.writing {
+			c.mu.Unlock() // send is writing; it wakes us if it leaves anything
+			return false
 		}
-		for _, m := range msgs {
-			if err := c.conn.SetWriteDeadline(time.Now().Add(c.lim.writeTimeout)); err != nil {
-				return err
+		rest, restAt := c.rest, c.restAt
+		c.rest = nil
+		msgs := c.takeLocked()
+		if rest == nil && msgs == nil {
+			if !c.closed {
+				c.mu.Unlock()
+				return false
 			}
-			if err := c.conn.WritePreparedMessage(m.pm); err != nil {
-				return err
+			code, text, sent := c.closeCode, c.closeText, c.closeSent
+			c.mu.Unlock()
+			if !sent {
+				_ = c.sock.writeAll(frame(opClose, websocket.FormatCloseMessage(code, text)), time.Now().Add(closeWriteGrace))
 			}
-			if !m.at.IsZero() && c.lim.observe != nil {
-				c.lim.observe(time.Since(m.at))
-			}
+			c.linger()
+			return true
 		}
-		c.giveBack(msgs)
+		c.writing = true
+		c.mu.Unlock()
+
+		err := c.writeFrames(rest, restAt, msgs)
+
+		c.mu.Lock()
+		c.writing = false
+		c.giveBackLocked(msgs)
+		closing := c.closed
+		c.mu.Unlock()
+		if err != nil {
+			if !closing {
+				c.log.Debug("caption socket write failed", "session", c.session, "err", err)
+				c.close(closeGoingAway, "write failed")
+			}
+			return true
+		}
 	}
 }
 
-func (c *client) failed(err error) {
-	c.log.Debug("caption socket write failed", "session", c.session, "err", err)
-	c.close(closeGoingAway, "write failed")
+func (c *client) writeFrames(rest []byte, restAt time.Time, msgs []outMsg) error {
+	if rest != nil {
+		if err := c.sock.writeAll(rest, time.Now().Add(c.lim.writeTimeout)); err != nil {
+			return err
+		}
+		c.observed(restAt)
+	}
+	for _, m := range msgs {
+		if err := c.sock.writeAll(m.frame, time.Now().Add(c.lim.writeTimeout)); err != nil {
+			return err
+		}
+		c.observed(m.at)
+	}
+	// No deadline while no write waits: send's non-blocking writes would
+	// be refused once it passed.
+	return c.sock.Conn.SetWriteDeadline(time.Time{})
+}
+
+// readerStopped tells the writer that the connection's reader stopped
+// reading while the peer may still be sending (a captioner closed for
+// abuse). Call it before closing the client.
+func (c *client) readerStopped() { c.readOnce.Do(func() { close(c.readEnded) }) }
+
+// linger runs after the close frame. When the reader stopped (see
+// readerStopped), what the peer still sends would make
+// closing it send a reset, and a reset can destroy our close frame before
+// the peer has read it. So: half-close, and read and discard until the
+// peer closes too, for at most closeWriteGrace.
+func (c *client) linger() {
+	select {
+	case <-c.readEnded:
+	default:
+		return // the reader still reads; it ends on the peer's close
+	}
+	if cw, ok := c.sock.Conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.sock.Conn.SetReadDeadline(time.Now().Add(closeWriteGrace))
+	_, _ = io.Copy(io.Discard, c.sock.Conn)
 }
 
 // done is closed when the writer has ended and the connection is closed.

@@ -52,6 +52,22 @@ func TestHelperProcess(t *testing.T) {
 			"heap": ms.HeapInuse, "stack": ms.StackInuse, "sys": ms.Sys, "goroutines": uint64(runtime.NumGoroutine()),
 		})
 	})
+	var prof profiler
+	// Benchmarks ask for the child's CPU time and, with RELAY_BENCH_PROFILE,
+	// a CPU profile of their timed section.
+	mux.HandleFunc("GET /debug/cpu", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]int64{"cpu_ns": processCPU().Nanoseconds()})
+	})
+	mux.HandleFunc("POST /debug/pprof/start", func(w http.ResponseWriter, r *http.Request) {
+		if err := prof.start(r.URL.Query().Get("file")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("POST /debug/pprof/stop", func(w http.ResponseWriter, r *http.Request) {
+		if err := prof.stop(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

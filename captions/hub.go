@@ -7,8 +7,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // Errors of the hub that a captioner caused.
@@ -284,23 +282,23 @@ func (h *langHub) correctDone(seq uint64, text string, ack ackFunc, err error) {
 	h.mu.Unlock()
 }
 
-// encode marshals v once for every subscriber.
+// encode marshals v once, as one frame for every subscriber.
 func (h *langHub) encode(v any, kind msgKind) outMsg {
 	data, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("captions: encoding a server message: %v", err)) // only plain types are encoded
 	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-	if err != nil {
-		panic(fmt.Sprintf("captions: preparing a message: %v", err)) // cannot fail without compression
-	}
-	return outMsg{pm: pm, size: len(data), kind: kind, lang: h.lang}
+	f := frame(opText, data)
+	return outMsg{frame: f, size: len(f), kind: kind, lang: h.lang}
 }
 
-// broadcastLocked queues m on every subscriber. It never blocks.
+// broadcastLocked queues m on every subscriber and hands them to the
+// fan-out workers, which write it to every socket that takes it without
+// waiting. It never blocks.
 func (h *langHub) broadcastLocked(m outMsg) {
+	batch := make([]*client, 0, len(h.subs))
 	for c := range h.subs {
-		res := c.enqueue(m)
+		res := c.queue(m)
 		if res.dropped > 0 {
 			h.dropped["partial"] += uint64(res.dropped)
 		}
@@ -314,7 +312,11 @@ func (h *langHub) broadcastLocked(m outMsg) {
 			delete(h.subs, c)
 			h.dirty = true
 		}
+		if !res.slow && !res.closed {
+			batch = append(batch, c)
+		}
 	}
+	h.room.svc.fan.send(batch)
 }
 
 // withEndLocked returns final i ending where the next final starts (if that

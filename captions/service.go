@@ -124,6 +124,8 @@ type Service struct {
 	conns  map[*client]struct{}
 	closed bool
 
+	fan *fanout
+
 	journalFailures atomic.Uint64
 	// Open WebSocket connections by role, for monitoring.
 	viewerConns, captionerConns atomic.Int64
@@ -170,6 +172,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.fan = newFanout(s.ctx, func(run func()) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			run()
+		}()
+	})
 	s.wg.Add(1)
 	go s.statusLoop()
 	return s, nil

@@ -13,15 +13,14 @@ import (
 )
 
 func testMsg(kind msgKind, lang string, size int) outMsg {
-	pm, _ := websocket.NewPreparedMessage(websocket.TextMessage, []byte("{}"))
-	return outMsg{pm: pm, kind: kind, lang: lang, size: size}
+	return outMsg{frame: frame(opText, []byte("{}")), kind: kind, lang: lang, size: size}
 }
 
 // TestQueuePolicy checks the queue without a socket: partials coalesce per
 // language, go first when the queue is full, and a final that still does not
 // fit closes the client with reason "slow".
 func TestQueuePolicy(t *testing.T) {
-	c := newClient(nil, "s1", quietLogger(), queueLimits{maxMsgs: 4, maxBytes: 1000})
+	c := newClient(nil, nil, "s1", quietLogger(), queueLimits{maxMsgs: 4, maxBytes: 1000})
 	c.enqueue(testMsg(kindPartial, "en", 10))
 	c.enqueue(testMsg(kindPartial, "en", 10)) // replaces the first
 	c.enqueue(testMsg(kindPartial, "fr", 10))
@@ -50,7 +49,7 @@ func TestQueuePolicy(t *testing.T) {
 		t.Fatalf("enqueue after close: %+v", res)
 	}
 	// Byte bound, and a big message always fits an empty queue.
-	b := newClient(nil, "s2", quietLogger(), queueLimits{maxMsgs: 100, maxBytes: 100})
+	b := newClient(nil, nil, "s2", quietLogger(), queueLimits{maxMsgs: 100, maxBytes: 100})
 	if res := b.enqueue(testMsg(kindMust, "en", 500)); res.slow {
 		t.Fatal("a message must fit an empty queue")
 	}

@@ -52,7 +52,7 @@ func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	conn, sock, err := s.upgrade(w, r)
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -65,15 +65,15 @@ func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 	}
 	go func() {
 		defer s.wg.Done()
-		s.serveViewer(conn, roomName, langs)
+		s.serveViewer(conn, sock, roomName, langs)
 	}()
 }
 
 // serveViewer runs a viewer connection until it ends.
-func (s *Service) serveViewer(conn *websocket.Conn, roomName string, langs []string) {
+func (s *Service) serveViewer(conn *websocket.Conn, sock *sockConn, roomName string, langs []string) {
 	session := newSession()
 	log := s.log.With("room", roomName, "session", session)
-	c := newClient(conn, session, log, s.limits())
+	c := newClient(conn, sock, session, log, s.limits())
 	s.startClient(c)
 	defer s.endClient(c)
 	s.viewerConns.Add(1)
