@@ -137,13 +137,32 @@ func (s *Service) Rooms() []RoomStats {
 		for _, l := range declared {
 			if !seen[l] {
 				seen[l] = true
-				rs.Languages = append(rs.Languages, LangStats{Lang: l, Announced: true, Captioners: []CaptionerInfo{}, Dropped: map[string]uint64{}})
+				rs.Languages = append(rs.Languages, declaredStats(l))
 			}
 		}
 		sort.Slice(rs.Languages, func(i, j int) bool { return rs.Languages[i].Lang < rs.Languages[j].Lang })
 		out = append(out, rs)
 	}
 	return out
+}
+
+// Declared returns the languages room's configuration declares, as a room
+// without caption state has them: offered, no cue yet. Rooms lists only rooms
+// with state; the relay's rooms from the configuration may have none yet,
+// and delegates should be able to pick their language before captions start.
+func (s *Service) Declared(room string) []LangStats {
+	out := []LangStats{}
+	for _, l := range s.declared(room) {
+		if !slices.ContainsFunc(out, func(x LangStats) bool { return x.Lang == l }) {
+			out = append(out, declaredStats(l))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Lang < out[j].Lang })
+	return out
+}
+
+func declaredStats(lang string) LangStats {
+	return LangStats{Lang: lang, Announced: true, Captioners: []CaptionerInfo{}, Dropped: map[string]uint64{}}
 }
 
 // announced says whether a language has been used by a captioner (a socket,

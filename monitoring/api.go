@@ -39,6 +39,7 @@ type Authorizer interface {
 // satisfies it.
 type Captions interface {
 	Rooms() []captions.RoomStats
+	Declared(room string) []captions.LangStats // configured languages of a room without caption state
 	JournalErrors() uint64
 	Connections() (viewers, captioners int)
 }
@@ -126,7 +127,9 @@ func (m *Monitor) Snapshot() []RoomView {
 		order = append(order, ri.Name)
 	}
 	if m.p.Captions != nil {
+		withState := map[string]bool{}
 		for _, cr := range m.p.Captions.Rooms() {
+			withState[cr.Room] = true
 			rv := byName[cr.Room]
 			if rv == nil {
 				rv = &RoomView{RoomInfo: relay.RoomInfo{Name: cr.Room, Title: cr.Room, State: relay.StateIdle}}
@@ -134,6 +137,13 @@ func (m *Monitor) Snapshot() []RoomView {
 				order = append(order, cr.Room)
 			}
 			rv.Captions = append(rv.Captions, cr.Languages...)
+		}
+		// A configured room's languages are offered before any caption
+		// activity: delegates pick theirs before the session starts.
+		for name, rv := range byName {
+			if !withState[name] {
+				rv.Captions = m.p.Captions.Declared(name)
+			}
 		}
 	}
 	sort.Strings(order)
