@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -143,45 +144,45 @@ func benchViewers(b *testing.B, n int) {
 	// Each viewer must get every final once and in order: a cue's done
 	// channel closes when all n viewers have it, and a missing, repeated
 	// or reordered cue fails the benchmark.
-	var readers sync.WaitGroup
-	var readErr atomic.Value
 	last := make([]int, n)
 	seqKey := []byte(`"seq":`)
 	for i, v := range conns {
 		lat[i] = make([]time.Duration, 0, b.N)
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			err := v.run(func(data []byte, now time.Time) error {
-				if !bytes.Contains(data, []byte(`"final":true`)) || bytes.HasPrefix(data, []byte(`{"type":"backlog"`)) {
-					return nil
-				}
-				k := bytes.Index(data, seqKey)
-				if k < 0 {
-					return fmt.Errorf("final without seq: %s", data)
-				}
-				seq := 0
-				for _, d := range data[k+len(seqKey):] {
-					if d < '0' || d > '9' {
-						break
-					}
-					seq = seq*10 + int(d-'0')
-				}
-				if seq != last[i]+1 || seq >= len(cues) {
-					return fmt.Errorf("viewer %d: cue %d after %d", i, seq, last[i])
-				}
-				last[i] = seq
-				lat[i] = append(lat[i], now.Sub(cues[seq].sent))
-				if cues[seq].remaining.Add(-1) == 0 {
-					close(cues[seq].done)
-				}
+		v.onText = func(data []byte, now time.Time) error {
+			if !bytes.Contains(data, []byte(`"final":true`)) || bytes.HasPrefix(data, []byte(`{"type":"backlog"`)) {
 				return nil
-			})
-			if err != nil {
-				readErr.Store(err)
 			}
-		}()
+			k := bytes.Index(data, seqKey)
+			if k < 0 {
+				return fmt.Errorf("final without seq: %s", data)
+			}
+			seq := 0
+			for _, d := range data[k+len(seqKey):] {
+				if d < '0' || d > '9' {
+					break
+				}
+				seq = seq*10 + int(d-'0')
+			}
+			if seq != last[i]+1 || seq >= len(cues) {
+				return fmt.Errorf("viewer %d: cue %d after %d", i, seq, last[i])
+			}
+			last[i] = seq
+			lat[i] = append(lat[i], now.Sub(cues[seq].sent))
+			if cues[seq].remaining.Add(-1) == 0 {
+				close(cues[seq].done)
+			}
+			return nil
+		}
 	}
+	readers, err := startViewerLoops(conns, runtime.GOMAXPROCS(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		for _, v := range conns {
+			v.Close()
+		}
+	}()
 	memAfter := childMem(b, ch.addr)
 
 	a, _ := auth.New(testSecret)
@@ -223,8 +224,7 @@ func benchViewers(b *testing.B, n int) {
 		select {
 		case <-cues[i].done:
 		case <-time.After(30 * time.Second):
-			err, _ := readErr.Load().(error)
-			b.Fatalf("cue %d reached %d of %d viewers (%v)", i, int64(n)-cues[i].remaining.Load(), n, err)
+			b.Fatalf("cue %d reached %d of %d viewers (%v)", i, int64(n)-cues[i].remaining.Load(), n, readers.firstErr())
 		}
 	}
 	b.StopTimer()
@@ -236,11 +236,7 @@ func benchViewers(b *testing.B, n int) {
 		}
 	}
 	cp.Close()
-	for _, c := range conns {
-		c.Close()
-	}
-	readers.Wait()
-	if err, _ := readErr.Load().(error); err != nil {
+	if err := readers.stop(); err != nil {
 		b.Fatal(err)
 	}
 	for i, l := range last {

@@ -250,7 +250,7 @@ func (c *client) send() {
 		c.mu.Unlock() // the writer: it writes what was queued before it stops
 		return
 	}
-	if c.closed || c.rest != nil || c.sock == nil || c.sock.raw == nil {
+	if c.closed || c.rest != nil || c.sock == nil || c.sock.fd < 0 {
 		c.signalLocked()
 		c.mu.Unlock()
 		return
@@ -399,9 +399,7 @@ func (c *client) writeFrames(rest []byte, restAt time.Time, msgs []outMsg) error
 		}
 		c.observed(m.at)
 	}
-	// No deadline while no write waits: send's non-blocking writes would
-	// be refused once it passed.
-	return c.sock.Conn.SetWriteDeadline(time.Time{})
+	return nil
 }
 
 // readerStopped tells the writer that the connection's reader stopped

@@ -133,3 +133,61 @@ func TestSlowViewer(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestStalledViewerResumes: a viewer that stops reading until the server's
+// socket buffers are full, then reads again, gets every final whole and in
+// order. The fan-out's non-blocking writes leave the rest of a frame to the
+// connection's writer goroutine; nothing may be lost, repeated or cut.
+func TestStalledViewerResumes(t *testing.T) {
+	e := newEnv(t, "", func(c *Config) {
+		c.QueueMessages = 1 << 16
+		c.QueueBytes = 64 << 20
+		c.CaptionerRate = 1e6
+		c.CaptionerBurst = 1e6
+	})
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		return nd.DialContext(ctx, network, addr)
+	}}
+	conn, _, err := d.Dial(e.wsURL("/captions/r1/ws", map[string][]string{"lang": {"en"}}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	v := &wsc{t: t, conn: conn}
+	v.readType(typeBacklog)
+	cp := e.captioner("r1", "en")
+
+	text := strings.Repeat("é", 990) // ~2 KB a frame: 3 000 of them overflow any socket buffer
+	const n, batch = 3000, 50
+	for i := 0; i < n; i += batch {
+		for j := i; j < i+batch; j++ {
+			cp.send(map[string]any{"type": "final", "text": fmt.Sprint(j, text)})
+			if j%7 == 0 {
+				cp.send(map[string]any{"type": "partial", "text": fmt.Sprint("partial ", j)})
+			}
+		}
+		for range batch {
+			cp.readAck()
+		}
+	}
+	for i := range n {
+		m := v.readNot(typeStatus)
+		for !m.Final {
+			m = v.readNot(typeStatus) // partials may be replaced while queued
+		}
+		if m.Seq != uint64(i+1) || m.Text != fmt.Sprint(i, text) {
+			t.Fatalf("final %d: got seq %d, %d bytes of text", i+1, m.Seq, len(m.Text))
+		}
+	}
+	if st := e.svc.Rooms()[0].Languages[0]; st.Dropped["slow"] != 0 {
+		t.Fatalf("viewer dropped: %+v", st)
+	}
+}
