@@ -374,13 +374,14 @@ func (c *client) writeQueued() bool {
 		c.mu.Lock()
 		c.writing = false
 		c.giveBackLocked(msgs)
-		closing := c.closed
+		if err != nil && !c.closed {
+			// Closed in the same critical section: send must not start a
+			// write on a descriptor that is about to be closed.
+			c.log.Debug("caption socket write failed", "session", c.session, "err", err)
+			c.closeLocked(closeGoingAway, "write failed", false)
+		}
 		c.mu.Unlock()
 		if err != nil {
-			if !closing {
-				c.log.Debug("caption socket write failed", "session", c.session, "err", err)
-				c.close(closeGoingAway, "write failed")
-			}
 			return true
 		}
 	}
