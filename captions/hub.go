@@ -219,6 +219,13 @@ func (h *langHub) finalDone(cue Cue, p *pendingFinal, err error) {
 		if h.partial != nil && h.partial.Seq <= cue.Seq {
 			h.partial = nil
 		}
+		// A partial held back behind this final may belong to the line this
+		// final ends (the next final was typed before this one was durable,
+		// and its own partial has not come yet): shown now, it would replace
+		// the final's text in players.
+		if h.deferred != nil && h.deferred.Seq <= cue.Seq {
+			h.deferred = nil
+		}
 		m := h.encode(wireCue(cue), kindMust)
 		m.at = time.Now()
 		h.broadcastLocked(m)
