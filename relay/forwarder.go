@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +124,18 @@ func (f *forwarder) write(p *packet, s *source) {
 	f.send(p, p.seq+f.seqOff, p.ts+f.tsOff)
 }
 
+// destination is the viewer's UDP address for send batching, or the zero
+// address (no batching) before ICE has chosen one or over ICE-TCP.
+func (f *forwarder) destination() netip.AddrPort {
+	if f.viewer == nil {
+		return netip.AddrPort{}
+	}
+	if a := f.viewer.remote.Load(); a != nil {
+		return *a
+	}
+	return netip.AddrPort{}
+}
+
 // startDelay holds a new viewer's first packet back briefly. The relay's
 // side of DTLS finishes before the viewer's; a pion client drops SRTP that
 // arrives before its receivers start (it probes it as an undeclared
@@ -152,8 +165,13 @@ func (f *forwarder) startCatchUp(p *packet, s *source) bool {
 		return false
 	}
 	gop := s.gopStart
+	if int16(p.seq-gop) < 0 {
+		// A keyframe later in this fan-out batch already started a new
+		// GOP: the viewer starts on it in a moment, no need to ask.
+		return true
+	}
 	span := int(uint16(p.seq - gop))
-	if int16(p.seq-gop) <= 0 || span >= len(s.hist.slots)-64 {
+	if p.seq == gop || span >= len(s.hist.slots)-64 {
 		return false
 	}
 	if k := &s.hist.slots[int(gop)%len(s.hist.slots)]; !k.valid || k.seq != gop || !k.keyStart {

@@ -46,7 +46,7 @@ func TestForwarderAcrossSequenceWrap(t *testing.T) {
 	seq, ts := uint16(65000), uint32(1)
 	for i := 0; i < total; i++ {
 		p, _ := src.hist.store(rawPacket(seq, ts, i == 0), int64(i+1))
-		g.forward(src, p)
+		g.forward(src, []*packet{p})
 		seq++
 		ts += 3000
 	}
@@ -96,4 +96,29 @@ func (r *scriptedReader) ReadPacket(b []byte) (int, error) {
 	n := copy(b, r.pkts[0])
 	r.pkts = r.pkts[1:]
 	return n, nil
+}
+
+// A viewer whose first fan-out batch holds the end of one GOP and the
+// keyframe of the next starts on that keyframe without asking the
+// publisher for another.
+func TestJoinOnKeyframeInsideABatch(t *testing.T) {
+	g := newTrackGroup(webrtc.RTPCodecTypeVideo)
+	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
+	g.attach(src)
+	w := &seqRecorder{}
+	f := newForwarder(nil, w, 99, 102, 90000)
+	f.notBefore = 0
+	g.add(f)
+	src.batch = src.batch[:0]
+	src.take(rawPacket(10, 3000, false)) // the old GOP's last frame
+	src.take(rawPacket(11, 6000, true))  // the new GOP
+	src.take(rawPacket(12, 9000, false))
+	g.forward(src, src.batch)
+	if w.n != 2 || !f.firstKey.Load() || w.last.SequenceNumber != 12 {
+		t.Errorf("sent %d packets, first a keyframe start: %v, last seq %d", w.n, f.firstKey.Load(), w.last.SequenceNumber)
+	}
+	if f.askedSrc != 0 {
+		t.Error("asked the publisher for a keyframe that was in the batch")
+	}
+	src.stopWorkers()
 }

@@ -35,12 +35,12 @@ func newTrackGroup(kind webrtc.RTPCodecType) *trackGroup {
 	return g
 }
 
-// forward hands p from s to the forwarders, unless s has been replaced.
-func (g *trackGroup) forward(s *source, p *packet) {
+// forward hands ps from s to the forwarders, unless s has been replaced.
+func (g *trackGroup) forward(s *source, ps []*packet) {
 	g.fanMu.Lock()
 	if g.current.Load() == s {
 		if fs := *g.fwd.Load(); len(fs) > 0 {
-			s.fanOut(p, fs)
+			s.fanOut(ps, fs)
 		}
 	}
 	g.fanMu.Unlock()

@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -47,7 +48,7 @@ func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCap
 	}
 	src := newSource(sourceParams{
 		id: p.srv.newID(), kind: kind, codec: codec, group: g, sendPLI: sendPLI,
-		log: p.log, shardSize: p.srv.cfg.ShardSize,
+		log: p.log, shardSize: p.srv.cfg.ShardSize, out: p.srv.udpConn,
 	})
 	p.mu.Lock()
 	if p.closed {
@@ -152,13 +153,47 @@ func (p *publisher) watchPeer() {
 				}
 			}
 		}()
-		p.addSource(tr.Kind(), tr.Codec().RTPCodecCapability, trackReader{tr}, sendPLI)
+		p.addSource(tr.Kind(), tr.Codec().RTPCodecCapability, &trackReader{t: tr}, sendPLI)
 	})
 }
 
-type trackReader struct{ t *webrtc.TrackRemote }
+// trackReader reads a published track; it is a drainReader.
+type trackReader struct {
+	t        *webrtc.TrackRemote
+	draining bool // a read deadline is set: reads wait at most until then
+}
 
-func (r trackReader) ReadPacket(b []byte) (int, error) {
+// gatherWindow is how long after a packet the reader waits for more of
+// the same burst before fanning out what it has: a frame's packets come
+// through pion's receive goroutines one by one, tens of microseconds
+// apart. (pion's buffer cannot be asked whether a packet is waiting: a
+// deadline in the past fails the read even when one is.)
+const gatherWindow = 300 * time.Microsecond
+
+func (r *trackReader) ReadPacket(b []byte) (int, error) {
+	if r.draining {
+		r.draining = false
+		if err := r.t.SetReadDeadline(time.Time{}); err != nil {
+			return 0, err
+		}
+	}
 	n, _, err := r.t.Read(b)
 	return n, err
+}
+
+func (r *trackReader) ReadArrived(b []byte) (int, bool, error) {
+	if !r.draining {
+		r.draining = true
+		if err := r.t.SetReadDeadline(time.Now().Add(gatherWindow)); err != nil {
+			return 0, false, err
+		}
+	}
+	n, _, err := r.t.Read(b)
+	if err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return 0, false, nil // nothing waiting
+		}
+		return 0, false, err
+	}
+	return n, true, nil
 }

@@ -79,7 +79,7 @@ type Server struct {
 	log      *slog.Logger
 	pubAPI   *webrtc.API
 	viewAPI  *webrtc.API
-	udpConn  net.PacketConn
+	udpConn  *batchConn
 	udpMux   ice.UDPMux
 	pionLogs *pionLogs
 	// net is the interface list every ICE agent gathers from, read once:
@@ -188,11 +188,11 @@ func (s *Server) reportLoop() {
 
 func (s *Server) listen() error {
 	ip := s.cfg.BindIP
-	var err error
-	s.udpConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: s.cfg.UDPPort})
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: s.cfg.UDPPort})
 	if err != nil {
 		return fmt.Errorf("relay: ICE UDP port: %w", err)
 	}
+	s.udpConn = newBatchConn(udp)
 	if s.net, err = stdnet.NewNet(); err != nil {
 		s.udpConn.Close()
 		return fmt.Errorf("relay: network interfaces: %w", err)

@@ -16,6 +16,21 @@ type packetReader interface {
 	ReadPacket(buf []byte) (int, error)
 }
 
+// drainReader is a packetReader that can also take a packet that has
+// already arrived without waiting for one: the source then fans out the
+// packets that came together (a video frame's) viewer by viewer, so that
+// each viewer's share goes to the socket in one batch (see batchConn).
+type drainReader interface {
+	packetReader
+	// ReadArrived reads a packet only if one is waiting; ok is false when
+	// none is. ReadPacket waits again.
+	ReadArrived(buf []byte) (n int, ok bool, err error)
+}
+
+// maxFanBatch bounds how many packets are fanned out together: a frame of a
+// few Mbit/s, not so many that the first waits long for the last.
+const maxFanBatch = 16
+
 // source is one published track. Its reader goroutine stores each packet once
 // in the shared history and hands it to every forwarder of the room's track
 // group, spreading the work over helper goroutines when there are many.
@@ -38,20 +53,24 @@ type source struct {
 	malformed  atomic.Uint64
 	duplicates atomic.Uint64 // packets already held, not forwarded again
 	lastReadAt atomic.Int64
+	fanBatches atomic.Uint64 // fan-outs; packets/fanBatches is the mean batch
 
 	// The current GOP's first packet, for viewers that join mid-GOP. Only
 	// the reader goroutine writes these; forwarders read them during its
 	// fan-out.
-	gopStart uint16
-	gopValid bool
+	gopStart  uint16
+	gopValid  bool
+	lastKeyTS uint32
 
+	out     *batchConn // nil: no send batching (tests, benchmarks)
+	batch   []*packet  // the packets being fanned out; the reader's
 	workers []chan fanJob
 	wg      sync.WaitGroup
 	done    chan struct{}
 }
 
 type fanJob struct {
-	p   *packet
+	ps  []*packet
 	fs  []*forwarder
 	src *source
 }
@@ -66,6 +85,7 @@ type sourceParams struct {
 	log       *slog.Logger
 	shardSize int // forwarders per goroutine; 0 means 64
 	history   int // packets kept; 0 means 2048 for video, 128 for audio
+	out       *batchConn
 }
 
 func newSource(p sourceParams) *source {
@@ -82,6 +102,7 @@ func newSource(p sourceParams) *source {
 		id: p.id, kind: p.kind, codec: p.codec, ck: codecOf(p.codec.MimeType), group: p.group,
 		hist: newHistory(p.history, codecOf(p.codec.MimeType)), keyframes: newKeyframeRequester(500*time.Millisecond, p.sendPLI),
 		log: p.log, shardSize: p.shardSize, started: time.Now(), done: make(chan struct{}),
+		out: p.out, batch: make([]*packet, 0, maxFanBatch),
 	}
 }
 
@@ -92,47 +113,75 @@ func (s *source) run(r packetReader) {
 	defer s.stopWorkers()
 	defer s.keyframes.close()
 	buf := make([]byte, maxPacketSize+1)
-	var lastKeyTS uint32
+	// Only video comes in bursts (a frame's packets); an audio packet is
+	// alone, and waiting for another would only delay it.
+	var dr drainReader
+	if s.kind == webrtc.RTPCodecTypeVideo {
+		dr, _ = r.(drainReader)
+	}
 	for {
 		n, err := r.ReadPacket(buf)
 		if err != nil {
 			return
 		}
-		now := time.Now().UnixNano()
-		s.lastReadAt.Store(now)
-		p, dup := s.hist.store(buf[:n], now)
-		if p == nil {
-			s.malformed.Add(1)
-			continue
+		s.batch = s.batch[:0]
+		s.take(buf[:n])
+		// The rest of the frame goes out with it: gather until its last
+		// packet (marker bit), unless the packets stop coming.
+		for dr != nil && len(s.batch) < maxFanBatch && !s.batchEnded() {
+			n, ok, err := dr.ReadArrived(buf)
+			if err != nil || !ok {
+				break // an error shows again on the next ReadPacket
+			}
+			s.take(buf[:n])
 		}
-		if dup {
-			s.duplicates.Add(1)
-			continue
+		if len(s.batch) > 0 {
+			s.fanBatches.Add(1)
+			s.group.forward(s, s.batch)
 		}
-		s.packets.Add(1)
-		s.bytes.Add(uint64(n))
-		// A new keyframe, not its second start packet (parameter sets, then
-		// the IDR) nor an old one resent after a NACK.
-		newer := !s.gopValid || int16(p.seq-s.gopStart) > 0
-		if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo && newer && (p.ts != lastKeyTS || s.keyCount.Load() == 0) {
-			lastKeyTS = p.ts
-			s.gopStart, s.gopValid = p.seq, true
-			s.keyCount.Add(1)
-			s.lastKeyAt.Store(now)
-			s.keyframes.keyframeArrived()
-		}
-		s.group.forward(s, p)
 	}
 }
 
-// fanOut writes p to every forwarder in fs, in this goroutine when there are
-// few and over the worker goroutines when there are many. It returns when
-// every forwarder has been written, so the packet slot stays valid.
-func (s *source) fanOut(p *packet, fs []*forwarder) {
+// take stores a packet read from the publisher and adds it to the batch
+// to fan out.
+func (s *source) take(raw []byte) {
+	now := time.Now().UnixNano()
+	s.lastReadAt.Store(now)
+	p, dup := s.hist.store(raw, now)
+	if p == nil {
+		s.malformed.Add(1)
+		return
+	}
+	if dup {
+		s.duplicates.Add(1)
+		return
+	}
+	s.packets.Add(1)
+	s.bytes.Add(uint64(len(raw)))
+	// A new keyframe, not its second start packet (parameter sets, then
+	// the IDR) nor an old one resent after a NACK.
+	newer := !s.gopValid || int16(p.seq-s.gopStart) > 0
+	if p.keyStart && s.kind == webrtc.RTPCodecTypeVideo && newer && (p.ts != s.lastKeyTS || s.keyCount.Load() == 0) {
+		s.lastKeyTS = p.ts
+		s.gopStart, s.gopValid = p.seq, true
+		s.keyCount.Add(1)
+		s.lastKeyAt.Store(now)
+		s.keyframes.keyframeArrived()
+	}
+	s.batch = append(s.batch, p)
+}
+
+// batchEnded says whether the batch's last packet ends a frame.
+func (s *source) batchEnded() bool {
+	return len(s.batch) > 0 && s.batch[len(s.batch)-1].marker
+}
+
+// fanOut writes ps to every forwarder in fs, in this goroutine when there
+// are few and over the worker goroutines when there are many. It returns
+// when every forwarder has been written, so the packet slots stay valid.
+func (s *source) fanOut(ps []*packet, fs []*forwarder) {
 	if len(fs) <= s.shardSize {
-		for _, f := range fs {
-			f.write(p, s)
-		}
+		s.writeAll(ps, fs)
 		return
 	}
 	shards := (len(fs) + s.shardSize - 1) / s.shardSize
@@ -144,12 +193,30 @@ func (s *source) fanOut(p *packet, fs []*forwarder) {
 	s.wg.Add(shards - 1)
 	for i := 1; i < shards; i++ {
 		lo, hi := i*per, min((i+1)*per, len(fs))
-		s.workers[i-1] <- fanJob{p: p, fs: fs[lo:hi], src: s}
+		s.workers[i-1] <- fanJob{ps: ps, fs: fs[lo:hi], src: s}
 	}
-	for _, f := range fs[:per] {
-		f.write(p, s)
-	}
+	s.writeAll(ps, fs[:per])
 	s.wg.Wait()
+}
+
+// writeAll writes ps to each forwarder of fs in turn; several packets for
+// one viewer leave the socket as one batch.
+func (s *source) writeAll(ps []*packet, fs []*forwarder) {
+	if len(ps) == 1 || s.out == nil {
+		for _, f := range fs {
+			for _, p := range ps {
+				f.write(p, s)
+			}
+		}
+		return
+	}
+	for _, f := range fs {
+		b := s.out.begin(f.destination())
+		for _, p := range ps {
+			f.write(p, s)
+		}
+		s.out.flush(b)
+	}
 }
 
 func (s *source) ensureWorkers(n int) {
@@ -158,9 +225,7 @@ func (s *source) ensureWorkers(n int) {
 		s.workers = append(s.workers, ch)
 		go func() {
 			for j := range ch {
-				for _, f := range j.fs {
-					f.write(j.p, j.src)
-				}
+				j.src.writeAll(j.ps, j.fs)
 				s.wg.Done()
 			}
 		}()

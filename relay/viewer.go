@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,8 @@ type viewer struct {
 	tracks []*viewerTrack
 
 	quality   quality
-	ready     atomic.Bool // pc and tracks are set; published after the answer
+	remote    atomic.Pointer[netip.AddrPort] // the selected UDP pair's remote address
+	ready     atomic.Bool                    // pc and tracks are set; published after the answer
 	ctx       context.Context
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -120,6 +122,9 @@ func (v *viewer) start(senders []*webrtc.RTPSender) {
 			go v.close("peer closed the connection") // e.g. the tab was closed
 		}
 	})
+	v.pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(p *webrtc.ICECandidatePair) {
+		v.noteRemote(p)
+	})
 	for i, s := range senders {
 		t := v.tracks[i]
 		v.wg.Add(1)
@@ -128,6 +133,22 @@ func (v *viewer) start(senders []*webrtc.RTPSender) {
 			v.readRTCP(s, t)
 		}()
 	}
+}
+
+// noteRemote keeps the address media goes to, for send batching (UDP only:
+// an ICE-TCP viewer's packets do not go through the UDP socket).
+func (v *viewer) noteRemote(p *webrtc.ICECandidatePair) {
+	if p == nil || p.Remote == nil || p.Remote.Protocol != webrtc.ICEProtocolUDP {
+		v.remote.Store(nil)
+		return
+	}
+	ip, err := netip.ParseAddr(p.Remote.Address)
+	if err != nil {
+		v.remote.Store(nil)
+		return
+	}
+	a := netip.AddrPortFrom(ip.Unmap(), p.Remote.Port)
+	v.remote.Store(&a)
 }
 
 // readRTCP answers NACKs from the shared history, passes keyframe requests
