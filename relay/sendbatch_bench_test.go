@@ -3,24 +3,21 @@
 package relay
 
 import (
-	"encoding/binary"
 	"net"
 	"runtime"
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// What UDP segmentation offload (one sendmsg carrying a frame's equal-sized
-// packets, UDP_SEGMENT) would save on the kernel's per-packet send, which is
-// 44 % of the relay's CPU under load: six 1 216-byte packets (a 1.6 Mbit/s
-// 30 fps frame) to a loopback socket, one sendto each or one sendmsg for
-// all six. Reports the sending thread's CPU per packet, which on loopback
-// includes delivery into the receiving socket. Not wired into the relay:
-// pion's write path sends one packet per call (see docs/BENCHMARKS.md).
+// What UDP segmentation offload (batchConn: one sendmsg carrying a frame's
+// equal-sized packets, UDP_SEGMENT) saves on the kernel's per-packet send,
+// which was 44 % of the relay's CPU under load: six 1 216-byte packets (a
+// 1.6 Mbit/s 30 fps frame) to a loopback socket, one sendto each or one
+// batch. Reports the sending thread's CPU per packet, which on loopback
+// includes delivery into the receiving socket.
 //
 //	go test -run '^$' -bench SendPerPacket -benchtime 40000x ./relay/
 func BenchmarkSendPerPacketSendto(b *testing.B) { benchSend(b, false) }
@@ -52,27 +49,26 @@ func benchSend(b *testing.B, gso bool) {
 	defer sc.Close()
 	dst := rc.LocalAddr().(*net.UDPAddr)
 	frame := make([]byte, size*segs)
-	oob := make([]byte, unix.CmsgSpace(2))
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
-	h.SetLen(unix.CmsgLen(2))
-	binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], size)
+	bc := newBatchConn(sc)
+	to := dst.AddrPort()
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	start := threadCPU()
 	for b.Loop() {
+		var batch *sendBatch
 		if gso {
-			if _, _, err := sc.WriteMsgUDP(frame, oob, dst); err != nil {
-				b.Fatal(err) // kernels before 4.18 have no UDP_SEGMENT
-			}
-			continue
+			batch = bc.begin(to)
 		}
 		for i := range segs {
-			if _, err := sc.WriteToUDP(frame[i*size:(i+1)*size], dst); err != nil {
+			if _, err := bc.WriteToAddrPort(frame[i*size:(i+1)*size], to); err != nil {
 				b.Fatal(err)
 			}
 		}
+		bc.flush(batch)
+	}
+	if gso && bc.gsoSends.Load() == 0 {
+		b.Fatal("no offloaded send (kernel before 4.18?)")
 	}
 	b.ReportMetric(float64((threadCPU()-start).Nanoseconds())/float64(b.N*segs), "cpu-ns/packet")
 }
