@@ -297,9 +297,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 	}
 	sum.PacketsReceived = received
-	if received+missing > 0 {
-		sum.LossPercent = 100 * float64(missing) / float64(received+missing)
-	}
+	sum.LossPercent = lossPercent(received, missing)
 	total := &histogram{}
 	for _, h := range hists {
 		h.mu.Lock()
@@ -316,22 +314,43 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	sum.ToolCores = cores(selfA, selfB)
 	sum.MachineBusy = machB.busySince(machA)
 	if pid != "" && srvErr == nil {
-		sum.ServerCores = cores(srvA, srvB)
-		if sum.ViewersOK > 0 {
-			sum.ServerMsPerViewerS = sum.ServerCores * 1000 / float64(sum.ViewersOK)
-			sum.ServerKBPerViewer = float64(peakRSS-srvStart.rss) / 1024 / float64(sum.ViewersOK)
-		}
-		sum.ServerRSSStartMB = float64(srvStart.rss) / (1 << 20)
-		sum.ServerRSSPeakMB = float64(peakRSS) / (1 << 20)
+		sum.serverFigures(srvStart.rss, srvA, srvB, peakRSS)
 	}
-	sum.Valid = true
+	sum.judge()
+	return sum, nil
+}
+
+// lossPercent is the share of packets the viewers never got: sequence
+// numbers skipped over, against those received plus those.
+func lossPercent(received, missing uint64) float64 {
+	if received+missing == 0 {
+		return 0
+	}
+	return 100 * float64(missing) / float64(received+missing)
+}
+
+// serverFigures sets the relay's CPU (between a and b, the measured
+// window) and memory (start: before any peer; peak: the highest RSS seen),
+// per connected viewer.
+func (sum *Summary) serverFigures(startRSS int64, a, b procSample, peakRSS int64) {
+	sum.ServerCores = cores(a, b)
+	if sum.ViewersOK > 0 {
+		sum.ServerMsPerViewerS = sum.ServerCores * 1000 / float64(sum.ViewersOK)
+		sum.ServerKBPerViewer = float64(peakRSS-startRSS) / 1024 / float64(sum.ViewersOK)
+	}
+	sum.ServerRSSStartMB = float64(startRSS) / (1 << 20)
+	sum.ServerRSSPeakMB = float64(peakRSS) / (1 << 20)
+}
+
+// judge marks a run invalid when its figures cannot be trusted.
+func (sum *Summary) judge() {
+	sum.Valid, sum.InvalidReason = true, ""
 	switch {
 	case sum.MachineBusy > 0.95:
 		sum.Valid, sum.InvalidReason = false, fmt.Sprintf("machine %.0f%% busy: the tool and the relay were fighting for CPU", 100*sum.MachineBusy)
 	case sum.ViewersOK == 0:
 		sum.Valid, sum.InvalidReason = false, "no viewer connected"
 	}
-	return sum, nil
 }
 
 type histMu struct {

@@ -132,3 +132,42 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("no progress printed: %q", progress.String())
 	}
 }
+
+// The summary's arithmetic, on figures worked out by hand.
+func TestSummaryArithmetic(t *testing.T) {
+	if got := lossPercent(995, 5); got != 0.5 {
+		t.Errorf("loss of 5 in 1000: %v%%", got)
+	}
+	if got := lossPercent(0, 0); got != 0 {
+		t.Errorf("loss with nothing sent: %v%%", got)
+	}
+
+	t0 := time.Unix(1000, 0)
+	a := procSample{at: t0, cpu: 3 * time.Second}
+	b := procSample{at: t0.Add(20 * time.Second), cpu: 11 * time.Second} // 8 s of CPU in 20 s
+	sum := &Summary{ViewersOK: 200}
+	sum.serverFigures(16<<20, a, b, 80<<20)
+	if sum.ServerCores != 0.4 || sum.ServerMsPerViewerS != 2 {
+		t.Errorf("cores %v, ms per viewer-second %v; want 0.4 and 2", sum.ServerCores, sum.ServerMsPerViewerS)
+	}
+	if sum.ServerKBPerViewer != 327.68 || sum.ServerRSSStartMB != 16 || sum.ServerRSSPeakMB != 80 {
+		t.Errorf("memory %v KB per viewer, %v -> %v MB; want 327.68, 16 -> 80", sum.ServerKBPerViewer, sum.ServerRSSStartMB, sum.ServerRSSPeakMB)
+	}
+
+	for _, c := range []struct {
+		busy  float64
+		ok    int
+		valid bool
+	}{{0.5, 10, true}, {0.95, 10, true}, {0.96, 10, false}, {0.5, 0, false}} {
+		s := &Summary{MachineBusy: c.busy, ViewersOK: c.ok}
+		s.judge()
+		if s.Valid != c.valid || (s.InvalidReason == "") != c.valid {
+			t.Errorf("busy %v, %d viewers: valid %v (%q)", c.busy, c.ok, s.Valid, s.InvalidReason)
+		}
+	}
+	s := &Summary{MachineBusy: 0.97, ViewersOK: 10}
+	s.judge()
+	if !strings.Contains(s.Line(), "INVALID") {
+		t.Errorf("the one-line summary hides the verdict: %s", s.Line())
+	}
+}
