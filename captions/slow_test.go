@@ -68,17 +68,7 @@ func TestSlowViewer(t *testing.T) {
 		c.CaptionerBurst = 1e6
 	})
 	// The stalled viewer shrinks its receive buffer so the socket fills fast.
-	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-			if err != nil {
-				return err
-			}
-			return serr
-		}}
-		return nd.DialContext(ctx, network, addr)
-	}}
+	d := smallBufferDialer()
 	stalled, _, err := d.Dial(e.wsURL("/captions/r1/ws", map[string][]string{"lang": {"en"}}), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -145,17 +135,7 @@ func TestStalledViewerResumes(t *testing.T) {
 		c.CaptionerRate = 1e6
 		c.CaptionerBurst = 1e6
 	})
-	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-			if err != nil {
-				return err
-			}
-			return serr
-		}}
-		return nd.DialContext(ctx, network, addr)
-	}}
+	d := smallBufferDialer()
 	conn, _, err := d.Dial(e.wsURL("/captions/r1/ws", map[string][]string{"lang": {"en"}}), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -190,4 +170,20 @@ func TestStalledViewerResumes(t *testing.T) {
 	if st := e.svc.Rooms()[0].Languages[0]; st.Dropped["slow"] != 0 {
 		t.Fatalf("viewer dropped: %+v", st)
 	}
+}
+
+// smallBufferDialer dials with a 4 KiB receive buffer, so that a client that
+// stops reading fills the server's socket quickly.
+func smallBufferDialer() websocket.Dialer {
+	return websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		return nd.DialContext(ctx, network, addr)
+	}}
 }

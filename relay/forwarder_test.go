@@ -35,13 +35,7 @@ func rawPacket(seq uint16, ts uint32, key bool) []byte {
 // wrap-arounds: nothing may be judged "older than the start" by a 16-bit
 // comparison once the viewer has been watching for a while.
 func TestForwarderAcrossSequenceWrap(t *testing.T) {
-	g := newTrackGroup(webrtc.RTPCodecTypeVideo)
-	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
-	g.attach(src)
-	w := &seqRecorder{}
-	f := newForwarder(nil, w, 99, 102, 90000)
-	f.notBefore = 0
-	g.add(f)
+	g, src, f, w := oneVideoForwarder()
 	const total = 200_000 // three wraps
 	seq, ts := uint16(65000), uint32(1)
 	for i := 0; i < total; i++ {
@@ -102,13 +96,7 @@ func (r *scriptedReader) ReadPacket(b []byte) (int, error) {
 // keyframe of the next starts on that keyframe without asking the
 // publisher for another.
 func TestJoinOnKeyframeInsideABatch(t *testing.T) {
-	g := newTrackGroup(webrtc.RTPCodecTypeVideo)
-	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
-	g.attach(src)
-	w := &seqRecorder{}
-	f := newForwarder(nil, w, 99, 102, 90000)
-	f.notBefore = 0
-	g.add(f)
+	g, src, f, w := oneVideoForwarder()
 	src.batch = src.batch[:0]
 	src.take(rawPacket(10, 3000, false)) // the old GOP's last frame
 	src.take(rawPacket(11, 6000, true))  // the new GOP
@@ -121,4 +109,17 @@ func TestJoinOnKeyframeInsideABatch(t *testing.T) {
 		t.Error("asked the publisher for a keyframe that was in the batch")
 	}
 	src.stopWorkers()
+}
+
+// oneVideoForwarder is an H.264 source with one forwarder that records what
+// it sends, no viewer and no start delay.
+func oneVideoForwarder() (*trackGroup, *source, *forwarder, *seqRecorder) {
+	g := newTrackGroup(webrtc.RTPCodecTypeVideo)
+	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
+	g.attach(src)
+	w := &seqRecorder{}
+	f := newForwarder(nil, w, 99, 102, 90000)
+	f.notBefore = 0 // packet times here are synthetic
+	g.add(f)
+	return g, src, f, w
 }
