@@ -105,9 +105,9 @@ type benchCue struct {
 func benchViewers(b *testing.B, n int) {
 	raiseFileLimit(b)
 	ch := startChild(b, b.TempDir())
-	defer func() { ch.stdin.Close(); _ = ch.cmd.Wait() }()
-	base := "ws://" + ch.addr
-	memBefore := childMem(b, ch.addr)
+	defer func() { ch.Stdin.Close(); _ = ch.Cmd.Wait() }()
+	base := "ws://" + ch.Addr
+	memBefore := childMem(b, ch.Addr)
 
 	cues := make([]*benchCue, b.N+1)
 	for i := range cues {
@@ -124,7 +124,7 @@ func benchViewers(b *testing.B, n int) {
 		go func() {
 			defer dials.Done()
 			for i := range work {
-				v, err := dialRawViewer(ch.addr, "/captions/bench/ws?lang=en")
+				v, err := dialRawViewer(ch.Addr, "/captions/bench/ws?lang=en")
 				if err != nil {
 					dialErr.Store(err)
 					continue
@@ -183,7 +183,7 @@ func benchViewers(b *testing.B, n int) {
 			v.Close()
 		}
 	}()
-	memAfter := childMem(b, ch.addr)
+	memAfter := childMem(b, ch.Addr)
 
 	a, _ := auth.New(testSecret)
 	tok, _ := a.Issue(auth.RoleCaptioner, "bench", "en", time.Hour)
@@ -198,12 +198,12 @@ func benchViewers(b *testing.B, n int) {
 	profDir := os.Getenv("RELAY_BENCH_PROFILE")
 	var own profiler
 	if profDir != "" {
-		childPost(b, ch.addr, "/debug/pprof/start?file="+url.QueryEscape(filepath.Join(profDir, fmt.Sprintf("server-%d.pprof", n))))
+		childPost(b, ch.Addr, "/debug/pprof/start?file="+url.QueryEscape(filepath.Join(profDir, fmt.Sprintf("server-%d.pprof", n))))
 		if err := own.start(filepath.Join(profDir, fmt.Sprintf("client-%d.pprof", n))); err != nil {
 			b.Fatal(err)
 		}
 	}
-	serverCPU, clientCPU := childCPU(b, ch.addr), processCPU()
+	serverCPU, clientCPU := childCPU(b, ch.Addr), processCPU()
 	b.ResetTimer()
 	for i := 1; i <= b.N; i++ {
 		cues[i].sent = time.Now()
@@ -228,9 +228,9 @@ func benchViewers(b *testing.B, n int) {
 		}
 	}
 	b.StopTimer()
-	serverCPU, clientCPU = childCPU(b, ch.addr)-serverCPU, processCPU()-clientCPU
+	serverCPU, clientCPU = childCPU(b, ch.Addr)-serverCPU, processCPU()-clientCPU
 	if profDir != "" {
-		childPost(b, ch.addr, "/debug/pprof/stop")
+		childPost(b, ch.Addr, "/debug/pprof/stop")
 		if err := own.stop(); err != nil {
 			b.Fatal(err)
 		}

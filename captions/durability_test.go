@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 )
 
 // The helper process: the test binary re-executed with helperEnv set to a
@@ -82,48 +82,10 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-type child struct {
-	cmd   *exec.Cmd
-	addr  string
-	stdin interface{ Close() error }
-}
-
-// startChild runs a helper serving dir and returns its address.
-func startChild(t testing.TB, dir string) *child {
+// startChild runs a helper serving dir and returns it.
+func startChild(t testing.TB, dir string) *testkit.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.v=false")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, stdin: in}
-	t.Cleanup(func() { c.kill() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("helper did not start: %v", err)
-	}
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
-	if !ok {
-		t.Fatalf("helper said %q", line)
-	}
-	c.addr = addr
-	return c
-}
-
-func (c *child) kill() {
-	if c.cmd.ProcessState == nil {
-		_ = c.cmd.Process.Kill() // SIGKILL
-		_ = c.cmd.Wait()
-	}
+	return testkit.StartChild(t, "TestHelperProcess", helperEnv+"="+dir)
 }
 
 // TestSIGKILLDurability pushes a burst of finals into a child relay, kills
@@ -138,7 +100,7 @@ func TestSIGKILLDurability(t *testing.T) {
 	dir := t.TempDir()
 	ch := startChild(t, dir)
 
-	u := fmt.Sprintf("ws://%s/captions/durable/publish?lang=en&token=%s", ch.addr, tok)
+	u := fmt.Sprintf("ws://%s/captions/durable/publish?lang=en&token=%s", ch.Addr, tok)
 	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +125,7 @@ func TestSIGKILLDurability(t *testing.T) {
 			acked[m.ID] = m.Seq
 		}
 	}
-	ch.kill() // SIGKILL right in the middle of the burst
+	ch.Kill() // SIGKILL right in the middle of the burst
 	// Acks that were already in flight count too: read what the socket holds.
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
@@ -178,7 +140,7 @@ func TestSIGKILLDurability(t *testing.T) {
 	t.Logf("%d of %d finals acknowledged before SIGKILL", len(acked), burst)
 
 	ch2 := startChild(t, dir)
-	resp, err := http.Get(fmt.Sprintf("http://%s/captions/durable/transcript.srt?lang=en", ch2.addr))
+	resp, err := http.Get(fmt.Sprintf("http://%s/captions/durable/transcript.srt?lang=en", ch2.Addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +163,7 @@ func TestSIGKILLDurability(t *testing.T) {
 		t.Fatalf("transcript has %d cues; %d were acknowledged", len(subs.Items), len(acked))
 	}
 	// Resending an acknowledged id after the restart is still idempotent.
-	conn2, _, err := websocket.DefaultDialer.Dial(strings.Replace(u, ch.addr, ch2.addr, 1), nil)
+	conn2, _, err := websocket.DefaultDialer.Dial(strings.Replace(u, ch.Addr, ch2.Addr, 1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,8 +182,8 @@ func TestSIGKILLDurability(t *testing.T) {
 			break
 		}
 	}
-	ch2.stdin.Close()
-	_ = ch2.cmd.Wait()
+	ch2.Stdin.Close()
+	_ = ch2.Cmd.Wait()
 }
 
 // TestJournalTornTail: a torn last record (a crash mid-write) is cut off and

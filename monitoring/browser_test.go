@@ -15,11 +15,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay"
 	"github.com/relay-av/relay/relay/peer"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // browser is one headless Chromium with a fresh profile, recording console
 // errors and uncaught exceptions.
@@ -33,24 +32,10 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the monitor page test needs Chromium at %s (Debian: apt-get install chromium): %v", chromiumPath, err)
+	if _, err := os.Stat(testkit.Chromium); err != nil {
+		t.Fatalf("the monitor page test needs Chromium at %s (Debian: apt-get install chromium): %v", testkit.Chromium, err)
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), testkit.ChromiumOptions(t.TempDir())...)
 	ctx, cancel := chromedp.NewContext(actx)
 	if err := chromedp.Do(ctx); err != nil {
 		cancel()

@@ -14,19 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay"
 )
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
 
 // TestReadyFollowsTheJournal: /readyz is 200 with a writable data
 // directory, 503 saying why once the directory is gone (the caption journal
@@ -34,26 +24,26 @@ func get(t *testing.T, url string) (int, string) {
 // relay shuts down.
 func TestReadyFollowsTheJournal(t *testing.T) {
 	s := newStack(t)
-	if code, body := get(t, s.url+"/readyz"); code != 200 || body != "ready\n" {
+	if code, body := testkit.HTTPGet(t, s.url+"/readyz"); code != 200 || body != "ready\n" {
 		t.Fatalf("readyz: %d %q", code, body)
 	}
 	if err := os.RemoveAll(s.dataDir); err != nil {
 		t.Fatal(err)
 	}
 	waitMetric(t, "readyz 503 after the data directory went", func() bool {
-		code, body := get(t, s.url+"/readyz")
+		code, body := testkit.HTTPGet(t, s.url+"/readyz")
 		return code == 503 && strings.Contains(body, "data directory not writable")
 	})
-	if code, _ := get(t, s.url+"/healthz"); code != 200 {
+	if code, _ := testkit.HTTPGet(t, s.url+"/healthz"); code != 200 {
 		t.Errorf("healthz: %d", code)
 	}
 	if err := os.MkdirAll(filepath.Join(s.dataDir, "captions"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	waitMetric(t, "ready again", func() bool { code, _ := get(t, s.url+"/readyz"); return code == 200 })
+	waitMetric(t, "ready again", func() bool { code, _ := testkit.HTTPGet(t, s.url+"/readyz"); return code == 200 })
 	s.sfu.Close()
 	waitMetric(t, "readyz 503 while shutting down", func() bool {
-		code, body := get(t, s.url+"/readyz")
+		code, body := testkit.HTTPGet(t, s.url+"/readyz")
 		return code == 503 && strings.Contains(body, "shutting down")
 	})
 }
@@ -69,7 +59,7 @@ func TestReadyCheckedAtMostOnceASecond(t *testing.T) {
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 	for i := 0; i < 50; i++ {
-		if code, _ := get(t, hs.URL+"/readyz"); code != 200 {
+		if code, _ := testkit.HTTPGet(t, hs.URL+"/readyz"); code != 200 {
 			t.Fatalf("readyz: %d", code)
 		}
 	}
@@ -77,7 +67,7 @@ func TestReadyCheckedAtMostOnceASecond(t *testing.T) {
 		t.Errorf("Ready called %d times for 50 probes within a second", n)
 	}
 	close(done)
-	if code, body := get(t, hs.URL+"/readyz"); code != 503 || !strings.Contains(body, "shutting down") {
+	if code, body := testkit.HTTPGet(t, hs.URL+"/readyz"); code != 503 || !strings.Contains(body, "shutting down") {
 		t.Errorf("after Done: %d %q", code, body)
 	}
 }

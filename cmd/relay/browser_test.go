@@ -27,14 +27,12 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
 )
 
-const (
-	chromiumPath = "/usr/bin/chromium"
-	testSecret   = "browser-test-secret-0123456789abcdef"
-)
+const testSecret = "browser-test-secret-0123456789abcdef"
 
 // ---- the relay ---------------------------------------------------------------
 
@@ -280,28 +278,15 @@ func newBrowser(t *testing.T, fakeMedia bool) *browser {
 // a user gesture, as in a delegate's everyday browser.
 func newBrowserWith(t *testing.T, fakeMedia, autoplay bool) *browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the browser tests need Chromium at %s (Debian: apt-get install chromium): %v", chromiumPath, err)
+	if _, err := os.Stat(testkit.Chromium); err != nil {
+		t.Fatalf("the browser tests need Chromium at %s (Debian: apt-get install chromium): %v", testkit.Chromium, err)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
+	opts := append(testkit.ChromiumOptions(t.TempDir()),
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("mute-audio", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	}
+	)
 	if autoplay {
 		opts = append(opts, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 	} else {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 )
 
 // The disk-full helper: this test binary re-executed with diskFullEnv set
@@ -73,61 +73,30 @@ func TestDiskFullHelper(t *testing.T) {
 // and returns its base URL and a stop function that waits for it to exit.
 func startDiskFullRelay(t *testing.T, dir string, limit int) (string, func()) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDiskFullHelper$")
-	cmd.Env = append(os.Environ(), diskFullEnv+"="+dir)
+	env := []string{diskFullEnv + "=" + dir}
 	if limit > 0 {
-		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", diskFullLimitEnv, limit))
+		env = append(env, fmt.Sprintf("%s=%d", diskFullLimitEnv, limit))
 	}
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	c := testkit.StartChild(t, "TestDiskFullHelper", env...)
 	stopped := false
 	stop := func() {
 		if stopped {
 			return
 		}
 		stopped = true
-		in.Close()
+		c.Stdin.Close()
 		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
+		go func() { c.Cmd.Wait(); close(exited) }()
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
+			c.Cmd.Process.Kill()
 			<-exited
 			t.Error("the relay did not stop within 10 s")
 		}
 	}
 	t.Cleanup(stop)
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("relay did not start: %v", err)
-	}
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
-	if !ok {
-		t.Fatalf("relay said %q", line)
-	}
-	return "http://" + addr, stop
-}
-
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return "http://" + c.Addr, stop
 }
 
 type capReply struct {
@@ -155,7 +124,7 @@ func TestDiskFull(t *testing.T) {
 	tok, _ := a.Issue(auth.RoleCaptioner, "hall", "en", time.Hour)
 	dir := t.TempDir()
 	base, stop := startDiskFullRelay(t, dir, 4096)
-	if code, body := httpGet(t, base+"/readyz"); code != 200 {
+	if code, body := testkit.HTTPGet(t, base+"/readyz"); code != 200 {
 		t.Fatalf("readyz before the disk fills: %d %s", code, body)
 	}
 
@@ -215,15 +184,15 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("the error does not say what failed: %q", firstError)
 	}
 
-	code, body := httpGet(t, base+"/readyz")
+	code, body := testkit.HTTPGet(t, base+"/readyz")
 	t.Logf("readyz: %d %s", code, strings.TrimSpace(body))
 	if code != 503 || !strings.Contains(body, "journal") {
 		t.Errorf("readyz with a failed journal: %d %q", code, body)
 	}
-	if code, _ := httpGet(t, base+"/healthz"); code != 200 {
+	if code, _ := testkit.HTTPGet(t, base+"/healthz"); code != 200 {
 		t.Errorf("healthz: %d (the process is alive, only not ready)", code)
 	}
-	_, metrics := httpGet(t, base+"/metrics")
+	_, metrics := testkit.HTTPGet(t, base+"/metrics")
 	var journalErrors float64
 	for _, l := range strings.Split(metrics, "\n") {
 		if v, ok := strings.CutPrefix(l, "relay_caption_journal_errors_total "); ok {
@@ -250,7 +219,7 @@ func TestDiskFull(t *testing.T) {
 
 	// Room on the disk again: start over on the same directory.
 	base, _ = startDiskFullRelay(t, dir, 0)
-	if code, body := httpGet(t, base+"/readyz"); code != 200 {
+	if code, body := testkit.HTTPGet(t, base+"/readyz"); code != 200 {
 		t.Errorf("readyz after the restart: %d %s", code, body)
 	}
 	transcript := func() map[string]int {
