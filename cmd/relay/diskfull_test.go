@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asticode/go-astisub"
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
@@ -223,24 +222,7 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("readyz after the restart: %d %s", code, body)
 	}
 	transcript := func() map[string]int {
-		resp, err := http.Get(base + "/captions/hall/transcript.srt?lang=en")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		subs, err := astisub.ReadFromSRT(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have := map[string]int{}
-		for _, it := range subs.Items {
-			var lines []string
-			for _, l := range it.Lines {
-				lines = append(lines, l.String())
-			}
-			have[strings.Join(lines, "\n")]++
-		}
-		return have
+		return testkit.TranscriptCounts(t, base+"/captions/hall/transcript.srt?lang=en")
 	}
 	have := transcript()
 	for id := range acked {

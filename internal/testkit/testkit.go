@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/asticode/go-astisub"
 	"github.com/chromedp/chromedp"
 )
 
@@ -100,4 +101,29 @@ func HTTPGet(t testing.TB, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TranscriptCounts reads the SRT transcript at url and counts each cue's
+// text (its lines trimmed and joined with newlines): tests check that every
+// acknowledged caption is there exactly once.
+func TranscriptCounts(t testing.TB, url string) map[string]int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	subs, err := astisub.ReadFromSRT(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]int{}
+	for _, it := range subs.Items {
+		var lines []string
+		for _, l := range it.Lines {
+			lines = append(lines, strings.TrimSpace(l.String()))
+		}
+		have[strings.Join(lines, "\n")]++
+	}
+	return have
 }
