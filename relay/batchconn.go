@@ -24,7 +24,7 @@ type batchConn struct {
 	nopen atomic.Int32 // open batches: none is the common case of a lone packet
 	noGSO atomic.Bool  // the kernel refused UDP_SEGMENT once: send one by one
 	pool  sync.Pool
-	// counters for metrics and tests
+	// what went out offloaded (tests read them)
 	gsoSends, gsoPackets atomic.Uint64
 }
 
