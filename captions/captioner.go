@@ -50,27 +50,27 @@ func captionerName(r *http.Request, claims *auth.Claims) string {
 // durable), errors and status messages back.
 func (s *Service) handleCaptioner(w http.ResponseWriter, r *http.Request) {
 	if !s.begin() {
-		s.httpError(w, r, ErrClosed)
+		s.writeError(w, r, ErrClosed)
 		return
 	}
 	defer s.wg.Done()
 	roomName := r.PathValue("room")
 	if err := validRoom(roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	lang, err := captionerLang(r)
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	claims, err := s.cfg.Auth.Check(tokenOf(r, "token"), auth.Need{Role: auth.RoleCaptioner, Room: roomName, Lang: lang})
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if _, err := s.hub(roomName, lang); err != nil { // refuse before the upgrade
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	conn, sock, err := s.upgrade(w, r)

@@ -118,7 +118,7 @@ func emptyTranscript(lang, format string) ([]byte, error) {
 func (s *Service) handleTranscript(w http.ResponseWriter, r *http.Request) {
 	roomName := r.PathValue("room")
 	if err := validRoom(roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	base, format, ok := strings.Cut(r.PathValue("file"), ".")
@@ -128,7 +128,7 @@ func (s *Service) handleTranscript(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.checkViewer(r, roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	rm := s.existingRoom(roomName)
@@ -139,12 +139,12 @@ func (s *Service) handleTranscript(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if lang == "" {
-		s.httpError(w, r, fmt.Errorf("%w: lang is required, e.g. ?lang=fr", errBadQuery))
+		s.writeError(w, r, fmt.Errorf("%w: lang is required, e.g. ?lang=fr", errBadQuery))
 		return
 	}
 	lang, err := CanonicalLang(lang)
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	var cues []Cue
@@ -157,7 +157,7 @@ func (s *Service) handleTranscript(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := writeTranscript(cues, start, lang, format)
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", ctype)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/httperr"
 )
 
 // Errors of HTTP requests that a client caused.
@@ -41,18 +42,14 @@ func statusOf(err error) int {
 	}
 }
 
-// httpError answers err. Server-side failures are logged, not shown.
-func (s *Service) httpError(w http.ResponseWriter, r *http.Request, err error) {
-	code := statusOf(err)
-	msg := err.Error()
-	if code >= 500 && code != http.StatusServiceUnavailable {
-		s.log.Error("captions: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = http.StatusText(code)
+// writeError answers err through the relay's one error writer, with the
+// status statusOf gives it. Errors statusOf does not know are logged there
+// and answered 500 without their detail.
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if code := statusOf(err); code != http.StatusInternalServerError {
+		err = &httperr.Error{Status: code, Msg: err.Error(), Cause: err}
 	}
-	if code == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="relay"`)
-	}
-	http.Error(w, msg, code)
+	httperr.Write(w, r, s.log, err)
 }
 
 // tokenOf returns the request's token: the token query parameter or a

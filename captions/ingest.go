@@ -226,18 +226,18 @@ func (s *Service) checkIngest(token, room, queryLang string) (string, *auth.Clai
 // the language (or ?lang=).
 func (s *Service) handleYouTube(w http.ResponseWriter, r *http.Request) {
 	if !s.begin() {
-		s.httpError(w, r, ErrClosed)
+		s.writeError(w, r, ErrClosed)
 		return
 	}
 	defer s.wg.Done()
 	token := tokenOf(r, "cid")
 	if token == "" {
-		s.httpError(w, r, auth.ErrMissing)
+		s.writeError(w, r, auth.ErrMissing)
 		return
 	}
 	var peek auth.Claims // only to route; Check verifies below
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &peek); err != nil {
-		s.httpError(w, r, fmt.Errorf("%w: %w", auth.ErrInvalid, err))
+		s.writeError(w, r, fmt.Errorf("%w: %w", auth.ErrInvalid, err))
 		return
 	}
 	roomName := peek.Room
@@ -245,30 +245,30 @@ func (s *Service) handleYouTube(w http.ResponseWriter, r *http.Request) {
 		roomName = r.URL.Query().Get("room")
 	}
 	if err := validRoom(roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	lang, claims, seq, body, err := s.ingestRequest(w, r, token, roomName)
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	now := time.Now().UTC()
 	cues, err := parseYouTubeBody(body, now)
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	src := sourceOf(styleYouTube, token, claims)
 	h, err := s.attach(roomName, lang, func(h *langHub) { h.seenLocked(src.Session, src) })
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if len(cues) == 0 {
 		// A heartbeat: the source is marked alive, nothing else.
 	} else if dup, err := h.store(ingestPost{style: styleYouTube, seq: seq, cues: cues, source: src}); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	} else if dup {
 		s.log.Debug("youtube ingest: repeated seq acknowledged", "room", roomName, "lang", lang, "seq", seq)
@@ -281,31 +281,31 @@ func (s *Service) handleYouTube(w http.ResponseWriter, r *http.Request) {
 // running plain text.
 func (s *Service) handleZoom(w http.ResponseWriter, r *http.Request) {
 	if !s.begin() {
-		s.httpError(w, r, ErrClosed)
+		s.writeError(w, r, ErrClosed)
 		return
 	}
 	defer s.wg.Done()
 	roomName := r.PathValue("room")
 	if err := validRoom(roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	token := tokenOf(r, "token")
 	lang, claims, seq, body, err := s.ingestRequest(w, r, token, roomName)
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	src := sourceOf(styleZoom, token, claims)
 	h, err := s.attach(roomName, lang, func(h *langHub) { h.seenLocked(src.Session, src) })
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if strings.TrimSpace(body) == "" {
 		// A heartbeat: the source is marked alive, nothing else.
 	} else if dup, err := h.store(ingestPost{style: styleZoom, seq: seq, zoom: body, source: src}); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	} else if dup {
 		s.log.Debug("zoom ingest: repeated seq acknowledged", "room", roomName, "lang", lang, "seq", seq)
@@ -318,12 +318,12 @@ func (s *Service) handleZoom(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleZoomSeq(w http.ResponseWriter, r *http.Request) {
 	roomName := r.PathValue("room")
 	if err := validRoom(roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	lang, _, err := s.checkIngest(tokenOf(r, "token"), roomName, r.URL.Query().Get("lang"))
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	var last uint64

@@ -19,11 +19,6 @@ import (
 	"github.com/relay-av/relay/internal/auth"
 )
 
-// Authorizer checks tokens; *auth.Authority satisfies it.
-type Authorizer interface {
-	Check(token string, need auth.Need) (*auth.Claims, error)
-}
-
 // Config configures a Service. Zero values mean the documented defaults.
 type Config struct {
 	// DataDir holds the journals, in DataDir/captions/<room>.journal. Required.
@@ -32,7 +27,7 @@ type Config struct {
 	// captioner may correct; 0 means 50.
 	Backlog int
 	// Auth checks captioner and viewer tokens. Required.
-	Auth Authorizer
+	Auth auth.Authorizer
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Languages returns the languages declared in a room's configuration;

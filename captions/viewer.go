@@ -28,27 +28,27 @@ func (s *Service) checkViewer(r *http.Request, room string) error {
 // message per language, then the current partials, then live cues.
 func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 	if !s.begin() {
-		s.httpError(w, r, ErrClosed)
+		s.writeError(w, r, ErrClosed)
 		return
 	}
 	defer s.wg.Done()
 	roomName := r.PathValue("room")
 	if err := validRoom(roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	langs, err := langsOf(r, maxViewerLangs)
 	if err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if err := s.checkViewer(r, roomName); err != nil {
-		s.httpError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	for _, l := range langs {
 		if _, err := s.hub(roomName, l); err != nil { // refuse before the upgrade
-			s.httpError(w, r, err)
+			s.writeError(w, r, err)
 			return
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/httperr"
 	"github.com/relay-av/relay/relay"
 )
 
@@ -15,11 +16,11 @@ func (m *Monitor) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
 		if !relay.ValidRoomName(room) {
-			http.Error(w, "bad room name", http.StatusBadRequest)
+			httperr.Write(w, r, m.p.Logger, httperr.New(http.StatusBadRequest, "bad room name"))
 			return
 		}
 		if _, err := m.p.Auth.Check(auth.FromHeader(r.Header.Get("Authorization")), auth.Need{Role: auth.RoleAdmin, Room: room}); err != nil {
-			http.Error(w, "admin token required: "+err.Error(), auth.Status(err))
+			httperr.Write(w, r, m.p.Logger, &httperr.Error{Status: auth.Status(err), Msg: "admin token required: " + err.Error(), Cause: err})
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -30,7 +31,7 @@ func (m *Monitor) admin(h http.HandlerFunc) http.HandlerFunc {
 func (m *Monitor) handleViewers(w http.ResponseWriter, r *http.Request) {
 	vs, err := m.p.Admin.Viewers(r.PathValue("room"))
 	if err != nil {
-		actionError(w, err)
+		m.actionError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -40,7 +41,7 @@ func (m *Monitor) handleViewers(w http.ResponseWriter, r *http.Request) {
 func (m *Monitor) handleKickPublisher(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("room")
 	if err := m.p.Admin.DisconnectPublisher(room); err != nil {
-		actionError(w, err)
+		m.actionError(w, r, err)
 		return
 	}
 	m.p.Logger.Info("admin disconnected the publisher", "room", room)
@@ -50,17 +51,16 @@ func (m *Monitor) handleKickPublisher(w http.ResponseWriter, r *http.Request) {
 func (m *Monitor) handleKickViewer(w http.ResponseWriter, r *http.Request) {
 	room, tag := r.PathValue("room"), r.PathValue("tag")
 	if err := m.p.Admin.DisconnectViewer(room, tag); err != nil {
-		actionError(w, err)
+		m.actionError(w, r, err)
 		return
 	}
 	m.p.Logger.Info("admin disconnected a viewer", "room", room, "session", tag)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func actionError(w http.ResponseWriter, err error) {
+func (m *Monitor) actionError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, relay.ErrNotFound) {
-		http.Error(w, "no such room, publisher or viewer", http.StatusNotFound)
-		return
+		err = httperr.New(http.StatusNotFound, "no such room, publisher or viewer")
 	}
-	http.Error(w, "action failed", http.StatusInternalServerError)
+	httperr.Write(w, r, m.p.Logger, err)
 }

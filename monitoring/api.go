@@ -30,11 +30,6 @@ type Admin interface {
 	DisconnectViewer(room, tag string) error
 }
 
-// Authorizer checks admin tokens; *auth.Authority satisfies it.
-type Authorizer interface {
-	Check(token string, need auth.Need) (*auth.Claims, error)
-}
-
 // Captions is what the caption service tells monitoring; *captions.Service
 // satisfies it.
 type Captions interface {
@@ -50,7 +45,7 @@ type Params struct {
 	Captions Captions
 	// Admin and Auth enable the AV team's actions; nil Admin disables them.
 	Admin Admin
-	Auth  Authorizer
+	Auth  auth.Authorizer
 	// Ready reports why the relay is not ready, or nil when it is; nil
 	// means always ready. /readyz calls it at most once a second (it may
 	// do a synced write) and answers from that result meanwhile.

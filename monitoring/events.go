@@ -2,9 +2,12 @@ package monitoring
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/relay-av/relay/internal/httperr"
 )
 
 // handleEvents streams a room snapshot as server-sent events every
@@ -14,13 +17,12 @@ import (
 func (m *Monitor) handleEvents(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		httperr.Write(w, r, m.p.Logger, errors.New("response writer cannot stream"))
 		return
 	}
 	if n := m.streams.Add(1); n > int64(m.p.MaxStreams) {
 		m.streams.Add(-1)
-		w.Header().Set("Retry-After", "10")
-		http.Error(w, "too many monitor streams", http.StatusServiceUnavailable)
+		httperr.Write(w, r, m.p.Logger, httperr.Retry(http.StatusServiceUnavailable, 10*time.Second, "too many monitor streams"))
 		return
 	}
 	defer m.streams.Add(-1)

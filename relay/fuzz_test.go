@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/internal/httperr"
 )
 
 // FuzzParseOffer: whatever a WHIP/WHEP client posts, parsing returns codecs
@@ -16,8 +18,7 @@ func FuzzParseOffer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		oc, err := parseOffer(raw)
 		if err != nil {
-			he, ok := err.(*httpError)
-			if !ok || he.status < 400 || he.status > 499 {
+			if st := httperr.Status(err); st < 400 || st > 499 {
 				t.Fatalf("error %v is not a client error", err)
 			}
 			return

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/internal/httperr"
 )
 
 // Limits on what a WHIP or WHEP offer may hold.
@@ -20,52 +22,22 @@ const (
 	maxOfferCandidates = 64
 )
 
-// httpError is an error a client caused, with the status that says so.
-type httpError struct {
-	status     int
-	msg        string
-	retryAfter int // seconds; 0 means no Retry-After header
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func errorf(status int, format string, args ...any) *httpError {
-	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
-}
-
-// writeError maps err to a response: an *httpError gives its own status,
-// anything else is a 500 whose detail stays in the log.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var he *httpError
-	if !errors.As(err, &he) {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		he = &httpError{status: http.StatusInternalServerError, msg: "internal error"}
-	}
-	if he.retryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(he.retryAfter))
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(he.status)
-	io.WriteString(w, he.msg+"\n")
-}
-
 // readOffer checks the content type and size of an SDP offer and returns it.
 func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/sdp" {
-		return "", errorf(http.StatusUnsupportedMediaType, "content type must be application/sdp")
+		return "", httperr.New(http.StatusUnsupportedMediaType, "content type must be application/sdp")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return "", errorf(http.StatusRequestEntityTooLarge, "offer larger than %d bytes", maxOfferBytes)
+			return "", httperr.New(http.StatusRequestEntityTooLarge, "offer larger than %d bytes", maxOfferBytes)
 		}
-		return "", errorf(http.StatusBadRequest, "reading offer: %v", err)
+		return "", httperr.New(http.StatusBadRequest, "reading offer: %v", err)
 	}
 	if len(body) == 0 {
-		return "", errorf(http.StatusBadRequest, "empty offer")
+		return "", httperr.New(http.StatusBadRequest, "empty offer")
 	}
 	return string(body), nil
 }
@@ -77,13 +49,13 @@ type offerCodecs map[webrtc.RTPCodecType][]webrtc.RTPCodecCapability
 func parseOffer(raw string) (offerCodecs, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(raw); err != nil {
-		return nil, errorf(http.StatusBadRequest, "offer is not valid SDP: %v", err)
+		return nil, httperr.New(http.StatusBadRequest, "offer is not valid SDP: %v", err)
 	}
 	if len(sd.MediaDescriptions) == 0 {
-		return nil, errorf(http.StatusBadRequest, "offer has no media")
+		return nil, httperr.New(http.StatusBadRequest, "offer has no media")
 	}
 	if len(sd.MediaDescriptions) > maxMediaSections {
-		return nil, errorf(http.StatusBadRequest, "offer has %d media sections, at most %d allowed", len(sd.MediaDescriptions), maxMediaSections)
+		return nil, httperr.New(http.StatusBadRequest, "offer has %d media sections, at most %d allowed", len(sd.MediaDescriptions), maxMediaSections)
 	}
 	out := offerCodecs{}
 	cands := 0
@@ -115,7 +87,7 @@ func parseOffer(raw string) (offerCodecs, error) {
 		}
 	}
 	if cands > maxOfferCandidates {
-		return nil, errorf(http.StatusBadRequest, "offer has %d candidates, at most %d allowed", cands, maxOfferCandidates)
+		return nil, httperr.New(http.StatusBadRequest, "offer has %d candidates, at most %d allowed", cands, maxOfferCandidates)
 	}
 	return out, nil
 }
@@ -176,7 +148,7 @@ func (oc offerCodecs) anySupported() bool {
 func answerSDP(pc *webrtc.PeerConnection) (string, error) {
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
-		return "", errorf(http.StatusBadRequest, "cannot answer offer: %v", err)
+		return "", httperr.New(http.StatusBadRequest, "cannot answer offer: %v", err)
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(answer); err != nil {

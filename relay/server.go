@@ -24,11 +24,6 @@ import (
 	"github.com/relay-av/relay/internal/auth"
 )
 
-// Authorizer checks bearer tokens. *auth.Authority satisfies it.
-type Authorizer interface {
-	Check(token string, need auth.Need) (*auth.Claims, error)
-}
-
 // RoomConfig declares a room ahead of its first publisher.
 type RoomConfig struct {
 	Name    string
@@ -39,7 +34,7 @@ type RoomConfig struct {
 // Config sets up a Server. Zero values are usable except for Auth.
 type Config struct {
 	Logger *slog.Logger // nil means slog.Default()
-	Auth   Authorizer
+	Auth   auth.Authorizer
 
 	// BindIP is the address the ICE UDP (and TCP) muxes listen on; nil means
 	// every interface. When it is set, it is the only host candidate offered

@@ -9,6 +9,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/httperr"
 )
 
 // handleWHEPPost starts a viewer session with the room's current tracks.
@@ -16,16 +17,16 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("room")
 	offer, err := readOffer(w, r)
 	if err == nil && !s.limiter.allow(r.RemoteAddr) {
-		err = &httpError{status: http.StatusTooManyRequests, msg: "too many requests from your address; slow down", retryAfter: 1}
+		err = httperr.Retry(http.StatusTooManyRequests, time.Second, "too many requests from your address; slow down")
 	}
 	if err == nil && !ValidRoomName(name) {
-		err = errorf(http.StatusBadRequest, "bad room name")
+		err = httperr.New(http.StatusBadRequest, "bad room name")
 	}
 	if err == nil && s.Private(name) {
 		err = s.authorize(auth.FromHeader(r.Header.Get("Authorization")), auth.RoleViewer, name)
 	}
 	if err == nil && s.closing.Load() {
-		err = &httpError{status: http.StatusServiceUnavailable, msg: "relay is shutting down", retryAfter: 5}
+		err = httperr.Retry(http.StatusServiceUnavailable, 5*time.Second, "relay is shutting down")
 	}
 	var codecs offerCodecs
 	if err == nil {
@@ -35,13 +36,13 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		room, err = s.room(name, false)
 		if err != nil {
-			err = &httpError{status: http.StatusNotFound, msg: "room is not live yet; retry later", retryAfter: 2}
+			err = httperr.Retry(http.StatusNotFound, 2*time.Second, "room is not live yet; retry later")
 		}
 	}
 	var srcs []*source
 	if err == nil {
 		if srcs = room.liveSources(2 * time.Second); len(srcs) == 0 {
-			err = &httpError{status: http.StatusNotFound, msg: "room is not live yet; retry later", retryAfter: 2}
+			err = httperr.Retry(http.StatusNotFound, 2*time.Second, "room is not live yet; retry later")
 		}
 	}
 	if err == nil {
@@ -53,36 +54,36 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if !codecs.canReceive(src.kind, src.codec) {
-				err = errorf(http.StatusNotAcceptable, "this room's %s is %s, which your player did not offer", src.kind, src.codec.MimeType)
+				err = httperr.New(http.StatusNotAcceptable, "this room's %s is %s, which your player did not offer", src.kind, src.codec.MimeType)
 				break
 			}
 			wanted = append(wanted, src)
 		}
 		if err == nil && len(wanted) == 0 {
-			err = errorf(http.StatusNotAcceptable, "your offer asks for no media this room has")
+			err = httperr.New(http.StatusNotAcceptable, "your offer asks for no media this room has")
 		}
 		srcs = wanted
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		httperr.Write(w, r, s.log, err)
 		return
 	}
 	if s.viewers.Add(1) > int64(s.cfg.MaxViewers) {
 		s.viewers.Add(-1)
-		s.writeError(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "relay is at its viewer limit; retry later", retryAfter: 10})
+		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 10*time.Second, "relay is at its viewer limit; retry later"))
 		return
 	}
 	v := s.newViewer(room)
 	if err := room.addViewer(v); err != nil {
 		s.viewers.Add(-1)
 		v.cancel()
-		s.writeError(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "room is at its viewer limit; retry later", retryAfter: 10})
+		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 10*time.Second, "room is at its viewer limit; retry later"))
 		return
 	}
 	answer, err := s.startViewerPeer(v, offer, srcs)
 	if err != nil {
 		v.close("setup failed")
-		s.writeError(w, r, err)
+		httperr.Write(w, r, s.log, err)
 		return
 	}
 	v.log.Info("viewer joined", "remote", r.RemoteAddr)
@@ -106,7 +107,7 @@ func (s *Server) startViewerPeer(v *viewer, offer string, srcs []*source) (strin
 	}
 	v.pc = pc
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", errorf(http.StatusBadRequest, "offer rejected: %v", err)
+		return "", httperr.New(http.StatusBadRequest, "offer rejected: %v", err)
 	}
 	var senders []*webrtc.RTPSender
 	for _, src := range srcs {
@@ -138,7 +139,7 @@ func (s *Server) handleWHEPDelete(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK) // already over: DELETE is idempotent
 			return
 		}
-		s.writeError(w, r, errorf(http.StatusNotFound, "no such session"))
+		httperr.Write(w, r, s.log, httperr.New(http.StatusNotFound, "no such session"))
 		return
 	}
 	v.close("ended by viewer")

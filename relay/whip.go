@@ -2,10 +2,12 @@ package relay
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/httperr"
 )
 
 // handleWHIPPost starts a publisher session (RFC 9725). A room's new
@@ -14,31 +16,31 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("room")
 	offer, err := readOffer(w, r)
 	if err == nil && !s.limiter.allow(r.RemoteAddr) {
-		err = &httpError{status: http.StatusTooManyRequests, msg: "too many requests from your address; slow down", retryAfter: 1}
+		err = httperr.Retry(http.StatusTooManyRequests, time.Second, "too many requests from your address; slow down")
 	}
 	if err == nil {
 		err = s.authorize(auth.FromHeader(r.Header.Get("Authorization")), auth.RolePublisher, name)
 	}
 	if err == nil && !ValidRoomName(name) {
-		err = errorf(http.StatusBadRequest, "bad room name: use letters, digits, '-' and '_' (at most 64)")
+		err = httperr.New(http.StatusBadRequest, "bad room name: use letters, digits, '-' and '_' (at most 64)")
 	}
 	if err == nil && s.closing.Load() {
-		err = &httpError{status: http.StatusServiceUnavailable, msg: "relay is shutting down", retryAfter: 5}
+		err = httperr.Retry(http.StatusServiceUnavailable, 5*time.Second, "relay is shutting down")
 	}
 	var codecs offerCodecs
 	if err == nil {
 		codecs, err = parseOffer(offer)
 	}
 	if err == nil && !codecs.anySupported() {
-		err = errorf(http.StatusNotAcceptable, "offer has no codec the relay forwards (H264 packetization-mode 1, VP8, VP9, AV1, Opus)")
+		err = httperr.New(http.StatusNotAcceptable, "offer has no codec the relay forwards (H264 packetization-mode 1, VP8, VP9, AV1, Opus)")
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		httperr.Write(w, r, s.log, err)
 		return
 	}
 	room, err := s.room(name, true)
 	if err != nil {
-		s.writeError(w, r, &httpError{status: http.StatusServiceUnavailable, msg: "too many rooms", retryAfter: 30})
+		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 30*time.Second, "too many rooms"))
 		return
 	}
 	p := s.newPublisher(room)
@@ -46,7 +48,7 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 	answer, err := s.startPublisherPeer(p, offer)
 	if err != nil {
 		p.close("setup failed")
-		s.writeError(w, r, err)
+		httperr.Write(w, r, s.log, err)
 		return
 	}
 	if old := room.replacePublisher(p); old != nil {
@@ -67,7 +69,7 @@ func (s *Server) startPublisherPeer(p *publisher, offer string) (string, error) 
 	p.pc = pc
 	p.watchPeer()
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", errorf(http.StatusBadRequest, "offer rejected: %v", err)
+		return "", httperr.New(http.StatusBadRequest, "offer rejected: %v", err)
 	}
 	return answerSDP(pc)
 }
@@ -84,7 +86,7 @@ func (s *Server) handleWHIPDelete(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK) // already over: DELETE is idempotent
 			return
 		}
-		s.writeError(w, r, errorf(http.StatusNotFound, "no such session"))
+		httperr.Write(w, r, s.log, httperr.New(http.StatusNotFound, "no such session"))
 		return
 	}
 	p.close("ended by publisher")
@@ -93,7 +95,7 @@ func (s *Server) handleWHIPDelete(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleNoTrickle(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", "DELETE")
-	s.writeError(w, r, errorf(http.StatusMethodNotAllowed, "trickle ICE and ICE restarts are not supported: send a new offer"))
+	httperr.Write(w, r, s.log, httperr.New(http.StatusMethodNotAllowed, "trickle ICE and ICE restarts are not supported: send a new offer"))
 }
 
 func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
@@ -104,9 +106,6 @@ func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 
 // authorize checks a token for role in room.
 func (s *Server) authorize(token string, role auth.Role, room string) error {
-	if _, err := s.cfg.Auth.Check(token, auth.Need{Role: role, Room: room}); err != nil {
-		he := &httpError{status: auth.Status(err), msg: err.Error()}
-		return he
-	}
-	return nil
+	_, err := s.cfg.Auth.Check(token, auth.Need{Role: role, Room: room})
+	return err
 }

@@ -156,3 +156,9 @@ func FromHeader(h string) string {
 	}
 	return ""
 }
+
+// Authorizer checks bearer tokens: the one interface relay, captions and
+// monitoring take their token checks through. *Authority satisfies it.
+type Authorizer interface {
+	Check(token string, need Need) (*Claims, error)
+}
