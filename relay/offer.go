@@ -3,8 +3,6 @@ package relay
 import (
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -21,26 +19,6 @@ const (
 	maxMediaSections   = 8
 	maxOfferCandidates = 64
 )
-
-// readOffer checks the content type and size of an SDP offer and returns it.
-func readOffer(w http.ResponseWriter, r *http.Request) (string, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/sdp" {
-		return "", httperr.New(http.StatusUnsupportedMediaType, "content type must be application/sdp")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return "", httperr.New(http.StatusRequestEntityTooLarge, "offer larger than %d bytes", maxOfferBytes)
-		}
-		return "", httperr.New(http.StatusBadRequest, "reading offer: %v", err)
-	}
-	if len(body) == 0 {
-		return "", httperr.New(http.StatusBadRequest, "empty offer")
-	}
-	return string(body), nil
-}
 
 // offerCodecs is what an offer can carry, per media kind.
 type offerCodecs map[webrtc.RTPCodecType][]webrtc.RTPCodecCapability

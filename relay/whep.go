@@ -12,29 +12,22 @@ import (
 	"github.com/relay-av/relay/internal/httperr"
 )
 
+// whepGate admits viewers: an SDP offer, and a viewer token for a private
+// room.
+func (s *Server) whepGate() gate {
+	return gate{method: http.MethodPost, contentType: "application/sdp", maxBody: maxOfferBytes, role: auth.RoleViewer, needToken: s.Private}
+}
+
 // handleWHEPPost starts a viewer session with the room's current tracks.
 func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("room")
-	offer, err := readOffer(w, r)
-	if err == nil && !s.limiter.allow(r.RemoteAddr) {
-		err = httperr.Retry(http.StatusTooManyRequests, time.Second, "too many requests from your address; slow down")
-	}
-	if err == nil && !ValidRoomName(name) {
-		err = httperr.New(http.StatusBadRequest, "bad room name")
-	}
-	if err == nil && s.Private(name) {
-		err = s.authorize(auth.FromHeader(r.Header.Get("Authorization")), auth.RoleViewer, name)
-	}
-	if err == nil && s.closing.Load() {
-		err = httperr.Retry(http.StatusServiceUnavailable, 5*time.Second, "relay is shutting down")
-	}
+	in, err := s.admit(w, r, s.whepGate())
 	var codecs offerCodecs
 	if err == nil {
-		codecs, err = parseOffer(offer)
+		codecs, err = parseOffer(string(in.body))
 	}
 	var room *Room
 	if err == nil {
-		room, err = s.room(name, false)
+		room, err = s.room(in.room, false)
 		if err != nil {
 			err = httperr.Retry(http.StatusNotFound, 2*time.Second, "room is not live yet; retry later")
 		}
@@ -80,14 +73,14 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 10*time.Second, "room is at its viewer limit; retry later"))
 		return
 	}
-	answer, err := s.startViewerPeer(v, offer, srcs)
+	answer, err := s.startViewerPeer(v, string(in.body), srcs)
 	if err != nil {
 		v.close("setup failed")
 		httperr.Write(w, r, s.log, err)
 		return
 	}
 	v.log.Info("viewer joined", "remote", r.RemoteAddr)
-	w.Header().Set("Location", "/whep/"+name+"/"+v.id)
+	w.Header().Set("Location", "/whep/"+in.room+"/"+v.id)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.WriteHeader(http.StatusCreated)
 	w.Write([]byte(answer))

@@ -10,26 +10,16 @@ import (
 	"github.com/relay-av/relay/internal/httperr"
 )
 
+// whipGate admits publishers: an SDP offer and a publisher token.
+var whipGate = gate{method: http.MethodPost, contentType: "application/sdp", maxBody: maxOfferBytes, role: auth.RolePublisher}
+
 // handleWHIPPost starts a publisher session (RFC 9725). A room's new
 // publisher replaces the current one; viewers stay.
 func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("room")
-	offer, err := readOffer(w, r)
-	if err == nil && !s.limiter.allow(r.RemoteAddr) {
-		err = httperr.Retry(http.StatusTooManyRequests, time.Second, "too many requests from your address; slow down")
-	}
-	if err == nil {
-		err = s.authorize(auth.FromHeader(r.Header.Get("Authorization")), auth.RolePublisher, name)
-	}
-	if err == nil && !ValidRoomName(name) {
-		err = httperr.New(http.StatusBadRequest, "bad room name: use letters, digits, '-' and '_' (at most 64)")
-	}
-	if err == nil && s.closing.Load() {
-		err = httperr.Retry(http.StatusServiceUnavailable, 5*time.Second, "relay is shutting down")
-	}
+	in, err := s.admit(w, r, whipGate)
 	var codecs offerCodecs
 	if err == nil {
-		codecs, err = parseOffer(offer)
+		codecs, err = parseOffer(string(in.body))
 	}
 	if err == nil && !codecs.anySupported() {
 		err = httperr.New(http.StatusNotAcceptable, "offer has no codec the relay forwards (H264 packetization-mode 1, VP8, VP9, AV1, Opus)")
@@ -38,14 +28,14 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, s.log, err)
 		return
 	}
-	room, err := s.room(name, true)
+	room, err := s.room(in.room, true)
 	if err != nil {
 		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 30*time.Second, "too many rooms"))
 		return
 	}
 	p := s.newPublisher(room)
 	p.expect = codecs.supportedKinds()
-	answer, err := s.startPublisherPeer(p, offer)
+	answer, err := s.startPublisherPeer(p, string(in.body))
 	if err != nil {
 		p.close("setup failed")
 		httperr.Write(w, r, s.log, err)
@@ -55,7 +45,7 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 		old.close("replaced by a new publisher")
 	}
 	p.log.Info("publisher joined", "remote", r.RemoteAddr)
-	w.Header().Set("Location", "/whip/"+name+"/"+p.id)
+	w.Header().Set("Location", "/whip/"+in.room+"/"+p.id)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.WriteHeader(http.StatusCreated)
 	w.Write([]byte(answer))
@@ -102,10 +92,4 @@ func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", "OPTIONS, POST")
 	w.Header().Set("Accept-Post", "application/sdp")
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// authorize checks a token for role in room.
-func (s *Server) authorize(token string, role auth.Role, room string) error {
-	_, err := s.cfg.Auth.Check(token, auth.Need{Role: role, Room: room})
-	return err
 }
