@@ -27,13 +27,12 @@ func (s *Server) Viewers(room string) ([]ViewerInfo, error) {
 	if err != nil {
 		return nil, ErrNotFound
 	}
-	r.mu.Lock()
-	out := make([]ViewerInfo, 0, len(r.viewers))
-	for _, v := range r.viewers {
-		q := v.quality.snapshot()
+	snap := r.snapshot()
+	out := make([]ViewerInfo, 0, len(snap.viewers))
+	for _, v := range snap.viewers {
+		q := v.quality
 		out = append(out, ViewerInfo{Tag: v.tag, Since: v.since, Loss: q.Loss, Jitter: q.Jitter, RTT: q.RTT, Reports: q.Reports})
 	}
-	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil
 }
@@ -45,9 +44,7 @@ func (s *Server) DisconnectPublisher(room string) error {
 	if err != nil {
 		return ErrNotFound
 	}
-	r.mu.Lock()
-	p := r.publisher
-	r.mu.Unlock()
+	p := r.currentPublisher()
 	if p == nil {
 		return ErrNotFound
 	}
@@ -61,15 +58,7 @@ func (s *Server) DisconnectViewer(room, tag string) error {
 	if err != nil {
 		return ErrNotFound
 	}
-	r.mu.Lock()
-	var found *viewer
-	for _, v := range r.viewers {
-		if v.tag == tag {
-			found = v
-			break
-		}
-	}
-	r.mu.Unlock()
+	found := r.viewerByTag(tag)
 	if found == nil {
 		return ErrNotFound
 	}

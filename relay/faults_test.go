@@ -94,11 +94,9 @@ func TestReceiverReportsKept(t *testing.T) {
 	room, _ := r.srv.room("rr", false)
 	var vw *viewer
 	waitFor(t, 10*time.Second, "receiver reports with an RTT", func() bool {
-		room.mu.Lock()
-		for _, x := range room.viewers {
+		for _, x := range room.appendViewers(nil) {
 			vw = x
 		}
-		room.mu.Unlock()
 		if vw == nil {
 			return false
 		}
@@ -132,7 +130,7 @@ func TestPeerClosesWithoutDelete(t *testing.T) {
 // ICE-TCP port and plays.
 func TestICETCPViewer(t *testing.T) {
 	r := newTestRelay(t, func(c *Config) { c.TCPPort = -1 })
-	if r.srv.TCPAddr() == nil {
+	if r.srv.tcpAddr() == nil {
 		t.Fatal("no ICE-TCP listener")
 	}
 	pub := r.publish(t, "tcp")

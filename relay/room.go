@@ -2,7 +2,6 @@ package relay
 
 import (
 	"errors"
-	"sort"
 	"sync"
 	"time"
 
@@ -166,105 +165,62 @@ func (r *Room) close() {
 	}
 }
 
-// RoomInfo is a snapshot of a room for the lobby, the API and monitoring.
-type RoomInfo struct {
-	Name      string         `json:"name"`
-	Title     string         `json:"title"`
-	Private   bool           `json:"private"`
-	State     State          `json:"state"`
-	Since     time.Time      `json:"since"`
-	Started   *time.Time     `json:"started,omitempty"`
-	Viewers   int            `json:"viewers"`
-	Publisher *PubInfo       `json:"publisher,omitempty"`
-	Tracks    []TrackInfo    `json:"tracks"`
-	Quality   QualitySummary `json:"quality"`
-}
-
-// QualitySummary sums up the receiver reports of a room's viewers.
-type QualitySummary struct {
-	Reporting  int     `json:"reporting"` // viewers that have sent receiver reports
-	LossMedian float64 `json:"lossMedian"`
-	LossMax    float64 `json:"lossMax"`
-	RTTMedian  float64 `json:"rttMedianMs"`
-	RTTMax     float64 `json:"rttMaxMs"`
-}
-
-func summarise(qs []Quality) QualitySummary {
-	var s QualitySummary
-	var loss, rtt []float64
-	for _, q := range qs {
-		if q.Reports == 0 {
-			continue
-		}
-		s.Reporting++
-		loss = append(loss, q.Loss)
-		if q.RTT > 0 {
-			rtt = append(rtt, float64(q.RTT.Microseconds())/1000)
-		}
-	}
-	s.LossMedian, s.LossMax = medianMax(loss)
-	s.RTTMedian, s.RTTMax = medianMax(rtt)
-	return s
-}
-
-func medianMax(v []float64) (median, maxV float64) {
-	if len(v) == 0 {
-		return 0, 0
-	}
-	sort.Float64s(v)
-	return v[len(v)/2], v[len(v)-1]
-}
-
-// PubInfo describes a room's publisher.
-type PubInfo struct {
-	Tag   string    `json:"tag"` // public name, not the session id
-	Since time.Time `json:"since"`
-}
-
-// TrackInfo describes one of a room's tracks.
-type TrackInfo struct {
-	Kind         string  `json:"kind"`
-	Codec        string  `json:"codec"`
-	Packets      uint64  `json:"packets"`
-	Bytes        uint64  `json:"bytes"`
-	Keyframes    uint64  `json:"keyframes"`
-	PLIs         uint64  `json:"plis"`
-	Viewers      int     `json:"viewers"`
-	LastPacketMs float64 `json:"lastPacketMs"` // since the last packet arrived
-}
-
-func (r *Room) info() RoomInfo {
+// currentPublisher is the room's publisher, or nil.
+func (r *Room) currentPublisher() *publisher {
 	r.mu.Lock()
-	ri := RoomInfo{Name: r.cfg.Name, Title: r.cfg.Title, Private: r.cfg.Private, State: r.state, Since: r.since, Viewers: len(r.viewers)}
-	if !r.started.IsZero() {
-		t := r.started
-		ri.Started = &t
-	}
-	if r.publisher != nil {
-		ri.Publisher = &PubInfo{Tag: r.publisher.tag, Since: r.publisher.since}
-	}
-	qs := make([]Quality, 0, len(r.viewers))
+	defer r.mu.Unlock()
+	return r.publisher
+}
+
+// viewerByTag finds a viewer by its public tag.
+func (r *Room) viewerByTag(tag string) *viewer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, v := range r.viewers {
-		qs = append(qs, v.quality.snapshot())
-	}
-	r.mu.Unlock()
-	ri.Quality = summarise(qs)
-	if ri.Title == "" {
-		ri.Title = ri.Name
-	}
-	now := time.Now().UnixNano()
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		g := r.groups[k]
-		s := g.current.Load()
-		if s == nil {
-			continue
+		if v.tag == tag {
+			return v
 		}
-		ti := TrackInfo{Kind: k.String(), Codec: s.codec.MimeType, Packets: s.packets.Load(), Bytes: s.bytes.Load(),
-			Keyframes: s.keyCount.Load(), PLIs: s.keyframes.count(), Viewers: g.viewers()}
-		if at := s.lastReadAt.Load(); at > 0 {
-			ti.LastPacketMs = float64(now-at) / 1e6
-		}
-		ri.Tracks = append(ri.Tracks, ti)
 	}
-	return ri
+	return nil
+}
+
+// appendViewers appends the room's viewers to dst: the report loop walks
+// them without holding the room's lock.
+func (r *Room) appendViewers(dst []*viewer) []*viewer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range r.viewers {
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+// roomSnapshot is a room's state at one moment, taken under its lock: the
+// API's RoomInfo, the metrics' RoomStats and the admin viewer list are all
+// built from it.
+type roomSnapshot struct {
+	state     State
+	since     time.Time
+	started   time.Time // zero until the first publish
+	publisher *PubInfo  // nil when there is none
+	viewers   []viewerSnapshot
+}
+
+type viewerSnapshot struct {
+	tag     string
+	since   time.Time
+	quality Quality
+}
+
+func (r *Room) snapshot() roomSnapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	snap := roomSnapshot{state: r.state, since: r.since, started: r.started, viewers: make([]viewerSnapshot, 0, len(r.viewers))}
+	if p := r.publisher; p != nil {
+		snap.publisher = &PubInfo{Tag: p.tag, Since: p.since}
+	}
+	for _, v := range r.viewers {
+		snap.viewers = append(snap.viewers, viewerSnapshot{tag: v.tag, since: v.since, quality: v.quality.snapshot()})
+	}
+	return snap
 }

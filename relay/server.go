@@ -168,11 +168,7 @@ func (s *Server) reportLoop() {
 		case now := <-tick.C:
 			viewers = viewers[:0]
 			for _, r := range s.roomList() {
-				r.mu.Lock()
-				for _, v := range r.viewers {
-					viewers = append(viewers, v)
-				}
-				r.mu.Unlock()
+				viewers = r.appendViewers(viewers)
 			}
 			for _, v := range viewers {
 				v.sendReports(now)
@@ -208,8 +204,8 @@ func (s *Server) listen() error {
 // UDPAddr is the ICE UDP mux's address.
 func (s *Server) UDPAddr() net.Addr { return s.udpConn.LocalAddr() }
 
-// TCPAddr is the ICE-TCP mux's address, or nil when ICE-TCP is off.
-func (s *Server) TCPAddr() net.Addr {
+// tcpAddr is the ICE-TCP mux's address, or nil when ICE-TCP is off.
+func (s *Server) tcpAddr() net.Addr {
 	if s.tcpLn == nil {
 		return nil
 	}

@@ -47,20 +47,17 @@ func (s *Server) Stats() []RoomStats {
 	rooms := s.roomList()
 	out := make([]RoomStats, 0, len(rooms))
 	for _, r := range rooms {
-		rs := RoomStats{Room: r.cfg.Name}
-		r.mu.Lock()
-		rs.State = r.state
-		rs.Viewers = len(r.viewers)
-		if r.publisher != nil {
+		snap := r.snapshot()
+		rs := RoomStats{Room: r.cfg.Name, State: snap.state, Viewers: len(snap.viewers)}
+		if snap.publisher != nil {
 			rs.Publishers = 1
-			rs.PublisherSince = r.publisher.since
+			rs.PublisherSince = snap.publisher.Since
 		}
-		for _, v := range r.viewers {
-			if q := v.quality.snapshot(); q.Reports > 0 {
-				rs.Quality = append(rs.Quality, q)
+		for _, v := range snap.viewers {
+			if v.quality.Reports > 0 {
+				rs.Quality = append(rs.Quality, v.quality)
 			}
 		}
-		r.mu.Unlock()
 		rs.Video = r.groups[webrtc.RTPCodecTypeVideo].stats()
 		rs.Audio = r.groups[webrtc.RTPCodecTypeAudio].stats()
 		if src := r.groups[webrtc.RTPCodecTypeVideo].current.Load(); src != nil {

@@ -67,9 +67,7 @@ func (s *Server) startPublisherPeer(p *publisher, offer string) (string, error) 
 func (s *Server) handleWHIPDelete(w http.ResponseWriter, r *http.Request) {
 	var p *publisher
 	if room, err := s.room(r.PathValue("room"), false); err == nil {
-		room.mu.Lock()
-		p = room.publisher
-		room.mu.Unlock()
+		p = room.currentPublisher()
 	}
 	if p == nil || p.id != r.PathValue("id") {
 		if s.recentlyEnded(r.PathValue("id")) {

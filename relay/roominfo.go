@@ -1,0 +1,107 @@
+package relay
+
+import (
+	"sort"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// RoomInfo is a snapshot of a room for the lobby, the API and monitoring.
+type RoomInfo struct {
+	Name      string         `json:"name"`
+	Title     string         `json:"title"`
+	Private   bool           `json:"private"`
+	State     State          `json:"state"`
+	Since     time.Time      `json:"since"`
+	Started   *time.Time     `json:"started,omitempty"`
+	Viewers   int            `json:"viewers"`
+	Publisher *PubInfo       `json:"publisher,omitempty"`
+	Tracks    []TrackInfo    `json:"tracks"`
+	Quality   QualitySummary `json:"quality"`
+}
+
+// QualitySummary sums up the receiver reports of a room's viewers.
+type QualitySummary struct {
+	Reporting  int     `json:"reporting"` // viewers that have sent receiver reports
+	LossMedian float64 `json:"lossMedian"`
+	LossMax    float64 `json:"lossMax"`
+	RTTMedian  float64 `json:"rttMedianMs"`
+	RTTMax     float64 `json:"rttMaxMs"`
+}
+
+func summarise(qs []Quality) QualitySummary {
+	var s QualitySummary
+	var loss, rtt []float64
+	for _, q := range qs {
+		if q.Reports == 0 {
+			continue
+		}
+		s.Reporting++
+		loss = append(loss, q.Loss)
+		if q.RTT > 0 {
+			rtt = append(rtt, float64(q.RTT.Microseconds())/1000)
+		}
+	}
+	s.LossMedian, s.LossMax = medianMax(loss)
+	s.RTTMedian, s.RTTMax = medianMax(rtt)
+	return s
+}
+
+func medianMax(v []float64) (median, maxV float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	sort.Float64s(v)
+	return v[len(v)/2], v[len(v)-1]
+}
+
+// PubInfo describes a room's publisher.
+type PubInfo struct {
+	Tag   string    `json:"tag"` // public name, not the session id
+	Since time.Time `json:"since"`
+}
+
+// TrackInfo describes one of a room's tracks.
+type TrackInfo struct {
+	Kind         string  `json:"kind"`
+	Codec        string  `json:"codec"`
+	Packets      uint64  `json:"packets"`
+	Bytes        uint64  `json:"bytes"`
+	Keyframes    uint64  `json:"keyframes"`
+	PLIs         uint64  `json:"plis"`
+	Viewers      int     `json:"viewers"`
+	LastPacketMs float64 `json:"lastPacketMs"` // since the last packet arrived
+}
+
+func (r *Room) info() RoomInfo {
+	snap := r.snapshot()
+	ri := RoomInfo{Name: r.cfg.Name, Title: r.cfg.Title, Private: r.cfg.Private, State: snap.state, Since: snap.since,
+		Viewers: len(snap.viewers), Publisher: snap.publisher}
+	if !snap.started.IsZero() {
+		ri.Started = &snap.started
+	}
+	qs := make([]Quality, 0, len(snap.viewers))
+	for _, v := range snap.viewers {
+		qs = append(qs, v.quality)
+	}
+	ri.Quality = summarise(qs)
+	if ri.Title == "" {
+		ri.Title = ri.Name
+	}
+	now := time.Now().UnixNano()
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		g := r.groups[k]
+		s := g.current.Load()
+		if s == nil {
+			continue
+		}
+		ti := TrackInfo{Kind: k.String(), Codec: s.codec.MimeType, Packets: s.packets.Load(), Bytes: s.bytes.Load(),
+			Keyframes: s.keyCount.Load(), PLIs: s.keyframes.count(), Viewers: g.viewers()}
+		if at := s.lastReadAt.Load(); at > 0 {
+			ti.LastPacketMs = float64(now-at) / 1e6
+		}
+		ri.Tracks = append(ri.Tracks, ti)
+	}
+	return ri
+}
