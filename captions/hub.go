@@ -389,17 +389,3 @@ func (h *langHub) transcript() []Cue {
 	defer h.mu.Unlock()
 	return append([]Cue(nil), h.cues...)
 }
-
-// closeAll closes every subscriber and captioner connection of the hub.
-func (h *langHub) closeAll(code int, reason string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for c := range h.subs {
-		c.close(code, reason)
-	}
-	for _, cp := range h.caps {
-		if cp.c != nil {
-			cp.c.close(code, reason)
-		}
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -60,7 +59,7 @@ var pingFrame = frame(opPing, nil)
 type sockConn struct {
 	net.Conn
 	// fd is the socket (non-blocking, as all of Go's), -1 if the
-	// connection has none. tryWrite writes to it directly, without the
+	// connection has none or the system is not Unix (sock_unix.go). tryWrite writes to it directly, without the
 	// runtime's descriptor locks and poller bookkeeping (a tenth of the
 	// fan-out's CPU through syscall.RawConn). That is safe because only the
 	// client's writer goroutine closes the connection, and only once the
@@ -71,13 +70,7 @@ type sockConn struct {
 }
 
 func newSockConn(nc net.Conn) *sockConn {
-	s := &sockConn{Conn: nc, fd: -1}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			_ = raw.Control(func(fd uintptr) { s.fd = int(fd) })
-		}
-	}
-	return s
+	return &sockConn{Conn: nc, fd: rawFD(nc)}
 }
 
 func (s *sockConn) Write(p []byte) (int, error) {
@@ -108,27 +101,6 @@ func (s *sockConn) SetDeadline(t time.Time) error {
 		return s.Conn.SetReadDeadline(t)
 	}
 	return s.Conn.SetDeadline(t)
-}
-
-// tryWrite writes as much of p as the socket takes without waiting. See
-// fd for when it may be called.
-func (s *sockConn) tryWrite(p []byte) (int, error) {
-	if s.fd < 0 {
-		return 0, nil
-	}
-	for {
-		n, err := syscall.Write(s.fd, p)
-		switch err {
-		case nil:
-			return n, nil
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return 0, nil // the writer goroutine waits
-		default:
-			return 0, err
-		}
-	}
 }
 
 // writeAll writes p, waiting at most until deadline.

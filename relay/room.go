@@ -11,7 +11,6 @@ import (
 var (
 	errNoRoom       = errors.New("no such room")
 	errTooManyRooms = errors.New("too many rooms")
-	errNotLive      = errors.New("room is not live")
 )
 
 // State is a room's publishing state.

@@ -27,7 +27,8 @@ type viewer struct {
 	since time.Time
 	log   *slog.Logger
 
-	mu     sync.Mutex
+	// tracks is written while the session is set up, before ready is
+	// set, and only read after.
 	tracks []*viewerTrack
 
 	quality   quality
