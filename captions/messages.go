@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// Message types on the caption WebSockets (DESIGN.md, "Caption path").
+// Message types on the caption WebSockets (docs/ARCHITECTURE.md, "HTTP contract").
 const (
 	typePartial = "partial"
 	typeFinal   = "final"

@@ -2,7 +2,7 @@ package captions
 
 import "net/http"
 
-// Register adds the caption routes of DESIGN.md to mux.
+// Register adds the caption routes of docs/ARCHITECTURE.md to mux.
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /captions/{room}/ws", s.handleViewer)
 	mux.HandleFunc("GET /captions/{room}/publish", s.handleCaptioner)
