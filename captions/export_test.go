@@ -98,13 +98,15 @@ func TestExportRoundTrip(t *testing.T) {
 
 func TestExportEmptyLanguage(t *testing.T) {
 	for _, format := range []string{"srt", "vtt", "ttml", "ssa"} {
-		data, err := writeTranscript(nil, time.Time{}, "fr", format)
-		if err != nil {
-			t.Fatalf("%s: %v", format, err)
-		}
-		if subs := readBack(t, format, data); len(subs.Items) != 0 {
-			t.Fatalf("%s: %d items", format, len(subs.Items))
-		}
+		t.Run(format, func(t *testing.T) {
+			data, err := writeTranscript(nil, time.Time{}, "fr", format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if subs := readBack(t, format, data); len(subs.Items) != 0 {
+				t.Fatalf("%d items", len(subs.Items))
+			}
+		})
 	}
 }
 
@@ -114,22 +116,24 @@ func TestExportHTTP(t *testing.T) {
 	cp.final("Bonjour --> tout le monde", "")
 	cp.final("Et <b>bienvenue</b> & merci", "")
 	for format, ctype := range map[string]string{"srt": "application/x-subrip", "vtt": "text/vtt", "ttml": "application/ttml+xml"} {
-		resp, body := e.do(t, http.MethodGet, "/captions/r1/transcript."+format+"?lang=fr", "", "")
-		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
-			t.Fatalf("%s: %d %s", format, resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
-		if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="r1-fr.`+format+`"` {
-			t.Fatalf("%s: Content-Disposition %q", format, cd)
-		}
-		subs := readBack(t, format, []byte(body))
-		if len(subs.Items) != 2 || itemText(subs.Items[0]) != "Bonjour → tout le monde" {
-			t.Fatalf("%s: %+v\n%s", format, subs.Items, body)
-		}
-		if format != "srt" { // SRT reads <b> as markup
-			if got := itemText(subs.Items[1]); got != "Et <b>bienvenue</b> & merci" {
-				t.Errorf("%s: second item %q\n%s", format, got, body)
+		t.Run(format, func(t *testing.T) {
+			resp, body := e.do(t, http.MethodGet, "/captions/r1/transcript."+format+"?lang=fr", "", "")
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+				t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
-		}
+			if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="r1-fr.`+format+`"` {
+				t.Fatalf("Content-Disposition %q", cd)
+			}
+			subs := readBack(t, format, []byte(body))
+			if len(subs.Items) != 2 || itemText(subs.Items[0]) != "Bonjour → tout le monde" {
+				t.Fatalf("%+v\n%s", subs.Items, body)
+			}
+			if format != "srt" { // SRT reads <b> as markup
+				if got := itemText(subs.Items[1]); got != "Et <b>bienvenue</b> & merci" {
+					t.Errorf("second item %q\n%s", got, body)
+				}
+			}
+		})
 	}
 	// A language without cues is an empty but valid file.
 	if body := e.get(t, "/captions/r1/transcript.vtt?lang=de", 200); !strings.HasPrefix(body, "WEBVTT") {

@@ -135,11 +135,17 @@ func TestCorrection(t *testing.T) {
 		t.Fatalf("correction cue: %+v", m)
 	}
 	// Seq 1 is outside the backlog of 2: too old to correct. Seq 9 does not exist.
-	for _, seq := range []int{1, 9} {
-		cp.send(map[string]any{"type": "correct", "seq": seq, "text": "x"})
-		if m := cp.readNot(typeStatus); m.Type != typeError || m.Seq != uint64(seq) {
-			t.Fatalf("correct %d: %+v", seq, m)
-		}
+	for _, c := range []struct {
+		name string
+		seq  int
+	}{{"too old", 1}, {"unknown", 9}} {
+		t.Run(c.name, func(t *testing.T) {
+			cp := &wsc{t: t, conn: cp.conn} // fails this subtest, not its parent
+			cp.send(map[string]any{"type": "correct", "seq": c.seq, "text": "x"})
+			if m := cp.readNot(typeStatus); m.Type != typeError || m.Seq != uint64(c.seq) {
+				t.Fatalf("correct %d: %+v", c.seq, m)
+			}
+		})
 	}
 	// A new viewer's backlog has the corrected text, and so has the export.
 	v2 := e.viewer("r1", "en")
@@ -231,20 +237,23 @@ func TestTokenScopes(t *testing.T) {
 func TestBadMessagesAnsweredNotFatal(t *testing.T) {
 	e := newEnv(t, "", nil)
 	cp := e.captioner("r1", "en")
-	for _, raw := range []string{
-		`{"type":"shout","text":"x"}`,
-		`not json`,
-		`{"type":"final","text":""}`,
-		`{"type":"final"}`,
-		`{"type":"correct","text":"x"}`,
-		"{\"type\":\"final\",\"text\":\"" + string(make([]byte, 0)) + "\xff\"}",
+	for _, c := range []struct{ name, raw string }{
+		{"unknown type", `{"type":"shout","text":"x"}`},
+		{"not json", `not json`},
+		{"empty final", `{"type":"final","text":""}`},
+		{"final without text", `{"type":"final"}`},
+		{"correction without seq", `{"type":"correct","text":"x"}`},
+		{"invalid UTF-8", "{\"type\":\"final\",\"text\":\"" + string(make([]byte, 0)) + "\xff\"}"},
 	} {
-		if err := cp.conn.WriteMessage(1, []byte(raw)); err != nil {
-			t.Fatal(err)
-		}
-		if m := cp.readNot(typeStatus); m.Type != typeError || m.Error == "" {
-			t.Fatalf("%s: want error, got %+v", raw, m)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			cp := &wsc{t: t, conn: cp.conn} // fails this subtest, not its parent
+			if err := cp.conn.WriteMessage(1, []byte(c.raw)); err != nil {
+				t.Fatal(err)
+			}
+			if m := cp.readNot(typeStatus); m.Type != typeError || m.Error == "" {
+				t.Fatalf("%s: want error, got %+v", c.raw, m)
+			}
+		})
 	}
 	// A binary frame is answered with an error; the connection stays.
 	if err := cp.conn.WriteMessage(2, []byte{0, 1, 2}); err != nil {

@@ -66,10 +66,12 @@ func TestYouTubeIngest(t *testing.T) {
 		{"json body", "cid=" + tok + "&seq=9", "application/json", "{}", 415},
 		{"bad seq", "cid=" + tok + "&seq=x", "text/plain", ytStamp(now) + "\nx\n", 400},
 	} {
-		resp, body := e.do(t, http.MethodPost, "/closedcaption?"+tc.query, tc.ctype, tc.body)
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s: %d %s, want %d", tc.name, resp.StatusCode, body, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.do(t, http.MethodPost, "/closedcaption?"+tc.query, tc.ctype, tc.body)
+			if resp.StatusCode != tc.want {
+				t.Errorf("%d %s, want %d", resp.StatusCode, body, tc.want)
+			}
+		})
 	}
 	if resp, _ := e.do(t, http.MethodGet, "/closedcaption?cid="+tok, "", ""); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET /closedcaption: %d", resp.StatusCode)
@@ -151,10 +153,12 @@ func TestZoomIngest(t *testing.T) {
 	post("1", "jp-JP", "こんにちは。")
 	post("1", "zh-CN", "你好。")
 	for lang, want := range map[string]string{"ja": "こんにちは。", "zh-Hans": "你好。"} {
-		h := e.svc.existingRoom("r1").existing(lang)
-		if h == nil || len(h.transcript()) != 1 || h.transcript()[0].Text != want {
-			t.Fatalf("%s: %+v", lang, h)
-		}
+		t.Run(lang, func(t *testing.T) {
+			h := e.svc.existingRoom("r1").existing(lang)
+			if h == nil || len(h.transcript()) != 1 || h.transcript()[0].Text != want {
+				t.Fatalf("%+v", h)
+			}
+		})
 	}
 	if resp, _ := e.do(t, http.MethodGet, "/captions/r1/post/seq?token=nope", "", ""); resp.StatusCode != 401 {
 		t.Fatalf("post/seq bad token: %d", resp.StatusCode)
@@ -188,24 +192,27 @@ func TestZoomSeqSurvivesRestart(t *testing.T) {
 
 func TestSplitRunning(t *testing.T) {
 	for _, tc := range []struct {
+		name          string
 		running, post string
 		finals        []string
 		rest          string
 	}{
-		{"", "Hello", nil, "Hello"},
-		{"Hello", "world. And", []string{"Hello world."}, "And"},
-		{"", "Price is 3.5 dollars! Yes", []string{"Price is 3.5 dollars!"}, "Yes"},
-		{"", "He said \"stop.\" Then", []string{"He said \"stop.\""}, "Then"},
-		{"", "line one\nline two\n", []string{"line one", "line two"}, ""},
-		{"", "un<br>deux", []string{"un"}, "deux"},
-		{"", "你好。再见", []string{"你好。"}, "再见"},
-		{"", "هل أنت هنا؟ نعم", []string{"هل أنت هنا؟"}, "نعم"},
-		{"abc ", " def", nil, "abc  def"},
+		{"no sentence end", "", "Hello", nil, "Hello"},
+		{"joins running text", "Hello", "world. And", []string{"Hello world."}, "And"},
+		{"decimal point", "", "Price is 3.5 dollars! Yes", []string{"Price is 3.5 dollars!"}, "Yes"},
+		{"closing quote", "", "He said \"stop.\" Then", []string{"He said \"stop.\""}, "Then"},
+		{"line breaks", "", "line one\nline two\n", []string{"line one", "line two"}, ""},
+		{"br tag", "", "un<br>deux", []string{"un"}, "deux"},
+		{"chinese full stop", "", "你好。再见", []string{"你好。"}, "再见"},
+		{"arabic question mark", "", "هل أنت هنا؟ نعم", []string{"هل أنت هنا؟"}, "نعم"},
+		{"spaces kept", "abc ", " def", nil, "abc  def"},
 	} {
-		finals, rest, err := splitRunning(tc.running, tc.post)
-		if err != nil || strings.Join(finals, "|") != strings.Join(tc.finals, "|") || rest != tc.rest {
-			t.Errorf("splitRunning(%q, %q) = %q, %q, %v; want %q, %q", tc.running, tc.post, finals, rest, err, tc.finals, tc.rest)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			finals, rest, err := splitRunning(tc.running, tc.post)
+			if err != nil || strings.Join(finals, "|") != strings.Join(tc.finals, "|") || rest != tc.rest {
+				t.Errorf("splitRunning(%q, %q) = %q, %q, %v; want %q, %q", tc.running, tc.post, finals, rest, err, tc.finals, tc.rest)
+			}
+		})
 	}
 	long := strings.Repeat("word ", 100)
 	finals, rest, _ := splitRunning("", long)
@@ -222,10 +229,12 @@ func TestMapLang(t *testing.T) {
 		"en-US": "en-GB", "jp-JP": "ja", "ja-JP": "ja", "zh-CN": "zh-Hans", "zh-TW": "zh-Hant",
 		"fr-FR": "fr", "de-DE": "de", "pt-BR": "pt", "fr": "fr",
 	} {
-		got, err := e.svc.mapLang("r1", in)
-		if err != nil || got != want {
-			t.Errorf("mapLang(%q) = %q, %v; want %q", in, got, err, want)
-		}
+		t.Run(in, func(t *testing.T) {
+			got, err := e.svc.mapLang("r1", in)
+			if err != nil || got != want {
+				t.Errorf("mapLang(%q) = %q, %v; want %q", in, got, err, want)
+			}
+		})
 	}
 	if _, err := e.svc.mapLang("r1", "xx-not"); err == nil {
 		t.Error("bad code accepted")

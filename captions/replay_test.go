@@ -171,11 +171,13 @@ func TestReplayMalformedFiles(t *testing.T) {
 		"truncated.vtt": "WEBVTT\n\n00:00:01.000 --> 00:0",
 		"bad.ssa":       "[Script Info]\n[Events]\nFormat: Start\nDialogue: nope",
 	} {
-		cfg := ReplayConfig{File: writeFile(t, name, body), URL: e.srv.URL, Room: "talk", Lang: "fr", Token: tok, Logger: quietLogger()}
-		err := Replay(ctxT(t, 5*time.Second), cfg)
-		if err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			cfg := ReplayConfig{File: writeFile(t, name, body), URL: e.srv.URL, Room: "talk", Lang: "fr", Token: tok, Logger: quietLogger()}
+			err := Replay(ctxT(t, 5*time.Second), cfg)
+			if err == nil {
+				t.Error("accepted")
+			}
+		})
 	}
 	if r := e.svc.existingRoom("talk"); r != nil {
 		if h := r.existing("fr"); h != nil && len(h.transcript()) > 0 {

@@ -26,7 +26,7 @@ func TestAdminActions(t *testing.T) {
 	admin, _ := s.auth.Issue(auth.RoleAdmin, "hall", "", time.Hour)
 	otherAdmin, _ := s.auth.Issue(auth.RoleAdmin, "side", "", time.Hour)
 	viewerTok, _ := s.auth.Issue(auth.RoleViewer, "hall", "", time.Hour)
-	call := func(method, path, token string) (int, string) {
+	call := func(t *testing.T, method, path, token string) (int, string) {
 		req, _ := http.NewRequest(method, s.url+path, nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
@@ -41,24 +41,26 @@ func TestAdminActions(t *testing.T) {
 		return resp.StatusCode, b.String()
 	}
 	for _, c := range []struct {
-		method, path, token string
-		want                int
+		name, method, path, token string
+		want                      int
 	}{
-		{"GET", "/api/rooms/hall/viewers", "", 401},
-		{"GET", "/api/rooms/hall/viewers", "garbage", 401},
-		{"GET", "/api/rooms/hall/viewers", viewerTok, 403},
-		{"GET", "/api/rooms/hall/viewers", otherAdmin, 403},
-		{"POST", "/api/rooms/hall/publisher/disconnect", viewerTok, 403},
-		{"POST", "/api/rooms/nowhere/publisher/disconnect", admin, 403}, // admin of hall only
-		{"POST", "/api/rooms/hall/viewers/v999/disconnect", admin, 404},
-		{"POST", "/api/rooms/..%2fx/publisher/disconnect", admin, 400},
-		{"GET", "/api/rooms/hall/publisher/disconnect", admin, 405},
+		{"no token", "GET", "/api/rooms/hall/viewers", "", 401},
+		{"garbage token", "GET", "/api/rooms/hall/viewers", "garbage", 401},
+		{"viewer token", "GET", "/api/rooms/hall/viewers", viewerTok, 403},
+		{"other room's admin", "GET", "/api/rooms/hall/viewers", otherAdmin, 403},
+		{"viewer disconnects", "POST", "/api/rooms/hall/publisher/disconnect", viewerTok, 403},
+		{"outside admin's room", "POST", "/api/rooms/nowhere/publisher/disconnect", admin, 403}, // admin of hall only
+		{"unknown viewer", "POST", "/api/rooms/hall/viewers/v999/disconnect", admin, 404},
+		{"bad room name", "POST", "/api/rooms/..%2fx/publisher/disconnect", admin, 400},
+		{"GET an action", "GET", "/api/rooms/hall/publisher/disconnect", admin, 405},
 	} {
-		if got, body := call(c.method, c.path, c.token); got != c.want {
-			t.Errorf("%s %s: %d %q, want %d", c.method, c.path, got, body, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if got, body := call(t, c.method, c.path, c.token); got != c.want {
+				t.Errorf("%s %s: %d %q, want %d", c.method, c.path, got, body, c.want)
+			}
+		})
 	}
-	code, body := call("GET", "/api/rooms/hall/viewers", admin)
+	code, body := call(t, "GET", "/api/rooms/hall/viewers", admin)
 	var list struct {
 		Viewers []struct{ Tag string }
 	}
@@ -68,11 +70,11 @@ func TestAdminActions(t *testing.T) {
 	if strings.Contains(body, "/whep/") {
 		t.Error("viewer list exposes a session URL")
 	}
-	if code, _ := call("POST", "/api/rooms/hall/viewers/"+list.Viewers[0].Tag+"/disconnect", admin); code != 204 {
+	if code, _ := call(t, "POST", "/api/rooms/hall/viewers/"+list.Viewers[0].Tag+"/disconnect", admin); code != 204 {
 		t.Errorf("disconnect viewer: %d", code)
 	}
 	waitMetric(t, "viewer gone", func() bool { return s.value(t, `relay_viewers{room="hall"}`) == 0 })
-	if code, _ := call("POST", "/api/rooms/hall/publisher/disconnect", admin); code != 204 {
+	if code, _ := call(t, "POST", "/api/rooms/hall/publisher/disconnect", admin); code != 204 {
 		t.Errorf("disconnect publisher: %d", code)
 	}
 	waitMetric(t, "publisher gone", func() bool { return s.value(t, `relay_publishers{room="hall"}`) == 0 })

@@ -21,29 +21,30 @@ func TestPagesAndHeaders(t *testing.T) {
 		{"/publish/plenary", `src="/static/js/publish.js"`, "frame-ancestors 'none'"},
 		{"/static/js/watch.js", "Playback", ""},
 	} {
-		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
-		if rec.Code != 200 {
-			t.Errorf("GET %s: %d", tc.path, rec.Code)
-			continue
-		}
-		if !strings.Contains(rec.Body.String(), tc.contains) {
-			t.Errorf("GET %s: body lacks %q", tc.path, tc.contains)
-		}
-		h := rec.Header()
-		csp := h.Get("Content-Security-Policy")
-		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
-			t.Errorf("GET %s: CSP %q", tc.path, csp)
-		}
-		if tc.frame != "" && !strings.Contains(csp, tc.frame) {
-			t.Errorf("GET %s: CSP %q lacks %q", tc.path, csp, tc.frame)
-		}
-		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
-			t.Errorf("GET %s: headers %v", tc.path, h)
-		}
-		if strings.HasSuffix(tc.path, ".js") && !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") {
-			t.Errorf("GET %s: Content-Type %q", tc.path, h.Get("Content-Type"))
-		}
+		t.Run(tc.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+			if rec.Code != 200 {
+				t.Fatalf("GET %s: %d", tc.path, rec.Code)
+			}
+			if !strings.Contains(rec.Body.String(), tc.contains) {
+				t.Errorf("GET %s: body lacks %q", tc.path, tc.contains)
+			}
+			h := rec.Header()
+			csp := h.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("GET %s: CSP %q", tc.path, csp)
+			}
+			if tc.frame != "" && !strings.Contains(csp, tc.frame) {
+				t.Errorf("GET %s: CSP %q lacks %q", tc.path, csp, tc.frame)
+			}
+			if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+				t.Errorf("GET %s: headers %v", tc.path, h)
+			}
+			if strings.HasSuffix(tc.path, ".js") && !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") {
+				t.Errorf("GET %s: Content-Type %q", tc.path, h.Get("Content-Type"))
+			}
+		})
 	}
 }
 

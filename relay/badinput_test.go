@@ -64,25 +64,27 @@ func TestBadInput(t *testing.T) {
 		{"whep DELETE unknown", "DELETE", "/whep/room1/abc", "", "", "", 404},
 	}
 	for _, c := range cases {
-		req, _ := http.NewRequest(c.method, r.url+c.path, strings.NewReader(c.body))
-		if c.ctype != "" {
-			req.Header.Set("Content-Type", c.ctype)
-		}
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != c.want {
-			t.Errorf("%s: status %d (%s), want %d", c.name, resp.StatusCode, strings.TrimSpace(string(body)), c.want)
-		}
-		if c.want == 404 && strings.HasPrefix(c.path, "/whep/room1") && c.method == "POST" && resp.Header.Get("Retry-After") == "" {
-			t.Errorf("%s: no Retry-After", c.name)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, r.url+c.path, strings.NewReader(c.body))
+			if c.ctype != "" {
+				req.Header.Set("Content-Type", c.ctype)
+			}
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("status %d (%s), want %d", resp.StatusCode, strings.TrimSpace(string(body)), c.want)
+			}
+			if c.want == 404 && strings.HasPrefix(c.path, "/whep/room1") && c.method == "POST" && resp.Header.Get("Retry-After") == "" {
+				t.Error("no Retry-After")
+			}
+		})
 	}
 
 	// The relay still works after all that.

@@ -434,17 +434,19 @@ func TestHeaderOnlyViewer(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the last packets arrive
 	room, _ := r.srv.room("hall", false)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		st := light.Stats(kind)
-		var sent uint64
-		for _, f := range *room.groups[kind].fwd.Load() {
-			if f.ssrc == st.SSRC {
-				sent = f.packets.Load()
+		t.Run(kind.String(), func(t *testing.T) {
+			st := light.Stats(kind)
+			var sent uint64
+			for _, f := range *room.groups[kind].fwd.Load() {
+				if f.ssrc == st.SSRC {
+					sent = f.packets.Load()
+				}
 			}
-		}
-		t.Logf("%s: relay sent %d, header-only viewer counted %d (%d from headers), full viewer %d", kind, sent, st.Packets, st.HeaderOnly, full.Stats(kind).Packets)
-		if st.Packets != sent || st.MissingTotal != 0 || st.Repeats != 0 || st.TSBackwards != 0 {
-			t.Errorf("%s: header-only viewer %+v, relay sent %d", kind, st, sent)
-		}
+			t.Logf("relay sent %d, header-only viewer counted %d (%d from headers), full viewer %d", sent, st.Packets, st.HeaderOnly, full.Stats(kind).Packets)
+			if st.Packets != sent || st.MissingTotal != 0 || st.Repeats != 0 || st.TSBackwards != 0 {
+				t.Errorf("header-only viewer %+v, relay sent %d", st, sent)
+			}
+		})
 	}
 	if !light.Stats(webrtc.RTPCodecTypeVideo).FirstIsKey {
 		t.Log("first video packet received is not a keyframe start (a loaded pion client can drop early SRTP)")

@@ -7,542 +7,28 @@ package main
 // Screenshots go to testdata/screenshots/ (or $RELAY_SCREENSHOTS). With
 // RELAY_UPDATE_DOCS=1 the watch page with captions is also written to
 // docs/screenshots/watch.png, the picture the README shows.
+//
+// The harness (the relay, a captioner, Chromium) is in browser_harness_test.go,
+// the page helpers in browser_page_test.go.
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
-	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
 )
-
-const testSecret = "browser-test-secret-0123456789abcdef"
-
-// ---- the relay ---------------------------------------------------------------
-
-// pageRelay is one run of serve() on 127.0.0.1; restart stops it and starts
-// a new run on the same port and data directory.
-type pageRelay struct {
-	t       *testing.T
-	cfg     serveConfig
-	addr    string // host:port of the HTTP server
-	cancel  context.CancelFunc
-	done    chan error
-	auth    *auth.Authority
-	logSink *lockedWriter
-}
-
-// startPageRelay runs the demo relay with the rooms of roomsYAML (may be
-// empty) and stops it when the test ends.
-func startPageRelay(t *testing.T, roomsYAML string) *pageRelay {
-	t.Helper()
-	t.Setenv("RELAY_SECRET", testSecret)
-	a, err := auth.New([]byte(testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg := serveConfig{Addr: "127.0.0.1:0", UDPPort: 0, DataDir: dir, Demo: true, Shutdown: 2 * time.Second}
-	if roomsYAML != "" {
-		cfg.Config = filepath.Join(dir, "relay.yaml")
-		if err := os.WriteFile(cfg.Config, []byte(roomsYAML), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r := &pageRelay{t: t, cfg: cfg, auth: a, logSink: &lockedWriter{t: t}}
-	r.start()
-	t.Cleanup(func() {
-		r.stop()
-		r.logSink.close()
-	})
-	return r
-}
-
-func (r *pageRelay) start() {
-	r.t.Helper()
-	log := slog.New(slog.NewTextHandler(r.logSink, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, r.cfg, log, io.Discard, started) }()
-	select {
-	case addr := <-started:
-		r.addr, r.cancel, r.done = addr, cancel, done
-		r.cfg.Addr = addr // a restart reuses the port
-	case err := <-done:
-		cancel()
-		r.t.Fatalf("serve: %v", err)
-	case <-time.After(15 * time.Second):
-		cancel()
-		r.t.Fatal("serve did not start")
-	}
-}
-
-func (r *pageRelay) stop() {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			r.t.Errorf("serve: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		r.t.Error("serve did not stop")
-	}
-	r.cancel = nil
-}
-
-// restart stops the relay, waits pause, and starts it again on the same
-// address and data directory.
-func (r *pageRelay) restart(pause time.Duration) {
-	r.t.Helper()
-	r.stop()
-	time.Sleep(pause)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		// the port is free again at once on Linux; retry briefly anyway
-		ok := func() (ok bool) {
-			defer func() {
-				if recover() != nil {
-					ok = false
-				}
-			}()
-			r.start()
-			return true
-		}()
-		if ok || time.Now().After(deadline) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (r *pageRelay) url(path string) string { return "http://" + r.addr + path }
-
-func (r *pageRelay) token(role auth.Role, room, lang string) string {
-	r.t.Helper()
-	tok, err := r.auth.Issue(role, room, lang, time.Hour)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return tok
-}
-
-// lockedWriter passes the relay's warnings to the test log until the test
-// ends (a late log line must not panic the test binary).
-type lockedWriter struct {
-	mu     sync.Mutex
-	t      *testing.T
-	closed bool
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.closed {
-		w.t.Logf("relay: %s", strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-func (w *lockedWriter) close() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-}
-
-// ---- a test captioner over the real WebSocket ----------------------------------
-
-type testCaptioner struct {
-	t    *testing.T
-	conn *websocket.Conn
-	mu   sync.Mutex
-	acks map[string]uint64 // id -> seq
-	seqs []uint64
-	got  chan struct{}
-}
-
-func dialCaptioner(t *testing.T, r *pageRelay, room, lang string) *testCaptioner {
-	t.Helper()
-	q := url.Values{"lang": {lang}, "token": {r.token(auth.RoleCaptioner, room, lang)}, "name": {"test " + lang}}
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+r.addr+"/captions/"+room+"/publish?"+q.Encode(), nil)
-	if err != nil {
-		t.Fatalf("captioner %s/%s: %v", room, lang, err)
-	}
-	c := &testCaptioner{t: t, conn: conn, acks: map[string]uint64{}, got: make(chan struct{}, 64)}
-	go c.read()
-	t.Cleanup(func() { conn.Close() })
-	return c
-}
-
-func (c *testCaptioner) read() {
-	for {
-		var m struct {
-			Type  string `json:"type"`
-			ID    string `json:"id"`
-			Seq   uint64 `json:"seq"`
-			Error string `json:"error"`
-		}
-		if err := c.conn.ReadJSON(&m); err != nil {
-			return
-		}
-		switch m.Type {
-		case "ack":
-			c.mu.Lock()
-			c.acks[m.ID] = m.Seq
-			c.seqs = append(c.seqs, m.Seq)
-			c.mu.Unlock()
-			c.got <- struct{}{}
-		case "error":
-			c.t.Logf("captioner error: %s", m.Error)
-		}
-	}
-}
-
-func (c *testCaptioner) send(v map[string]any) {
-	c.t.Helper()
-	if err := c.conn.WriteJSON(v); err != nil {
-		c.t.Fatalf("captioner send: %v", err)
-	}
-}
-
-func (c *testCaptioner) partial(text string) { c.send(map[string]any{"type": "partial", "text": text}) }
-
-// final sends a final line and returns its seq once acknowledged.
-func (c *testCaptioner) final(id, text string) uint64 {
-	c.t.Helper()
-	c.send(map[string]any{"type": "final", "id": id, "text": text})
-	deadline := time.After(5 * time.Second)
-	for {
-		c.mu.Lock()
-		seq, ok := c.acks[id]
-		c.mu.Unlock()
-		if ok {
-			return seq
-		}
-		select {
-		case <-c.got:
-		case <-deadline:
-			c.t.Fatalf("no ack for final %q", id)
-		}
-	}
-}
-
-func (c *testCaptioner) correct(seq uint64, text string) {
-	c.send(map[string]any{"type": "correct", "seq": seq, "text": text})
-}
-
-// ---- the browser -----------------------------------------------------------------
-
-// browser is one Chromium process with a fresh profile.
-type browser struct {
-	t      *testing.T
-	ctx    context.Context // the first tab
-	mu     sync.Mutex
-	errors []consoleEntry
-	quiet  []window // when network errors are expected (relay down)
-}
-
-type consoleEntry struct {
-	at   time.Time
-	tab  string
-	msg  chromedp.ConsoleMessage
-	text string
-}
-
-type window struct{ from, to time.Time }
-
-func newBrowser(t *testing.T, fakeMedia bool) *browser {
-	return newBrowserWith(t, fakeMedia, true)
-}
-
-// newBrowserWith starts Chromium; without autoplay, media with sound needs
-// a user gesture, as in a delegate's everyday browser.
-func newBrowserWith(t *testing.T, fakeMedia, autoplay bool) *browser {
-	t.Helper()
-	if _, err := os.Stat(testkit.Chromium); err != nil {
-		t.Fatalf("the browser tests need Chromium at %s (Debian: apt-get install chromium): %v", testkit.Chromium, err)
-	}
-	opts := append(testkit.ChromiumOptions(t.TempDir()),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("mute-audio", true),
-	)
-	if autoplay {
-		opts = append(opts, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
-	} else {
-		opts = append(opts, chromedp.Flag("autoplay-policy", "document-user-activation-required"))
-	}
-	if fakeMedia {
-		// With camera access Chromium binds ICE to the host's interfaces and
-		// leaves out loopback, which the test relay (127.0.0.1, loopback
-		// peers only) needs: allow it.
-		opts = append(opts,
-			chromedp.Flag("use-fake-device-for-media-stream", true),
-			chromedp.Flag("use-fake-ui-for-media-stream", true),
-			chromedp.Flag("allow-loopback-in-peer-connection", true))
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	b := &browser{t: t, ctx: ctx}
-	if err := chromedp.Do(ctx); err != nil {
-		cancel()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
-	}
-	b.listen(ctx, "tab1")
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	return b
-}
-
-// tab opens another tab (in its own window, so that it keeps rendering).
-func (b *browser) tab(name string) context.Context {
-	ctx, cancel := chromedp.NewContext(b.ctx)
-	if err := chromedp.Do(ctx); err != nil {
-		b.t.Fatalf("new tab: %v", err)
-	}
-	b.listen(ctx, name)
-	b.t.Cleanup(cancel)
-	return ctx
-}
-
-// listen records the tab's console errors, uncaught exceptions and failed
-// resources until the tab closes.
-func (b *browser) listen(ctx context.Context, tab string) {
-	msgs := chromedp.Console(ctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			if os.Getenv("RELAY_CONSOLE") != "" {
-				b.t.Logf("console %s: %s %s %s", tab, m.Type, m.Source, m.Text)
-			}
-			if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleException {
-				continue
-			}
-			text := m.Text
-			if m.URL != "" {
-				text += fmt.Sprintf(" (%s:%d)", m.URL, m.Line+1)
-			}
-			b.mu.Lock()
-			b.errors = append(b.errors, consoleEntry{at: time.Now(), tab: tab, msg: m, text: text})
-			b.mu.Unlock()
-		}
-	}()
-}
-
-// expectNetworkErrors marks a period (the relay is down) when failed
-// requests and sockets are expected in the console.
-func (b *browser) expectNetworkErrors(from, to time.Time) {
-	b.mu.Lock()
-	b.quiet = append(b.quiet, window{from, to})
-	b.mu.Unlock()
-}
-
-// checkConsole fails the test for every console error, uncaught exception
-// or failed resource, except network failures while the relay was down.
-func (b *browser) checkConsole() {
-	b.t.Helper()
-	time.Sleep(200 * time.Millisecond) // let the last events arrive
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, e := range b.errors {
-		if b.expected(e) {
-			continue
-		}
-		b.t.Errorf("console error in %s (%s %s): %s", e.tab, e.msg.Type, e.msg.Source, e.text)
-	}
-}
-
-func (b *browser) expected(e consoleEntry) bool {
-	network := e.msg.Source == "network" || strings.Contains(e.text, "WebSocket connection to") ||
-		strings.Contains(e.text, "ERR_CONNECTION_REFUSED") || strings.Contains(e.text, "Failed to fetch")
-	if !network {
-		return false
-	}
-	for _, w := range b.quiet {
-		if !e.at.Before(w.from) && !e.at.After(w.to) {
-			return true
-		}
-	}
-	return false
-}
-
-// ---- page helpers ----------------------------------------------------------------
-
-func do(t *testing.T, ctx context.Context, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	c, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := chromedp.Do(c, steps...); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-}
-
-func eval[T any](t *testing.T, ctx context.Context, js string) T {
-	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(c, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluate %.80s: %v", js, err)
-	}
-	return v
-}
-
-// waitJS polls a JavaScript expression until it is true.
-func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, js string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(c, chromedp.Evaluate[bool]("!!("+js+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			c, cancel := context.WithTimeout(ctx, 5*time.Second)
-			state, _ := chromedp.Run(c, chromedp.Evaluate[string](`(document.querySelector('#status')?.textContent||'')+' | '+document.body.innerText.slice(0,600)`))
-			cancel()
-			t.Fatalf("timed out after %s waiting for %s (err %v); page: %s", timeout, what, err, state)
-		}
-		time.Sleep(150 * time.Millisecond)
-	}
-}
-
-type videoInfo struct {
-	Width  int     `json:"width"`
-	Frames int     `json:"frames"`
-	Time   float64 `json:"time"`
-}
-
-const videoJS = `(() => { const v = document.querySelector('video'); if (!v) return {width: 0, frames: 0, time: 0};
-  return {width: v.videoWidth, frames: v.getVideoPlaybackQuality().totalVideoFrames, time: v.currentTime}; })()`
-
-// waitFrames waits until the page's video has decoded more than n frames
-// beyond what it had when called, with a picture size.
-func waitFrames(t *testing.T, ctx context.Context, n int, timeout time.Duration) videoInfo {
-	t.Helper()
-	before := eval[videoInfo](t, ctx, videoJS)
-	deadline := time.Now().Add(timeout)
-	for {
-		v := eval[videoInfo](t, ctx, videoJS)
-		if v.Width > 0 && v.Frames > before.Frames+n {
-			return v
-		}
-		if time.Now().After(deadline) {
-			state := eval[string](t, ctx, `document.querySelector('#status')?.dataset.state || ''`)
-			t.Fatalf("video frames: had %d, now %d, width %d after %s (state %q)", before.Frames, v.Frames, v.Width, timeout, state)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func screenshotDir(t *testing.T) string {
-	dir := os.Getenv("RELAY_SCREENSHOTS")
-	if dir == "" {
-		dir = filepath.Join("testdata", "screenshots")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// screenshot saves the tab's viewport as name.png.
-func screenshot(t *testing.T, ctx context.Context, name string) string {
-	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(c, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	path := filepath.Join(screenshotDir(t), name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot %s", path)
-	return path
-}
-
-func setViewport(t *testing.T, ctx context.Context, w, h int64, mobile bool) {
-	t.Helper()
-	opts := []chromedp.EmulateViewportOption{}
-	if mobile {
-		opts = append(opts, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait)
-	}
-	do(t, ctx, 10*time.Second, chromedp.EmulateViewport(w, h, opts...))
-}
-
-func navigate(t *testing.T, ctx context.Context, url string) {
-	t.Helper()
-	do(t, ctx, 20*time.Second, chromedp.Navigate(url))
-}
-
-// apiRoom reads one room of /api/rooms.
-func apiRoom(t *testing.T, r *pageRelay, name string) map[string]any {
-	t.Helper()
-	res, err := http.Get(r.url("/api/rooms"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var body struct {
-		Rooms []map[string]any `json:"rooms"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	for _, rm := range body.Rooms {
-		if rm["name"] == name {
-			return rm
-		}
-	}
-	return nil
-}
-
-// demoCaptions says whether the demo room has its sample captioner.
-func demoCaptions(t *testing.T, r *pageRelay) bool {
-	rm := apiRoom(t, r, "demo")
-	caps, _ := rm["captions"].([]any)
-	for _, c := range caps {
-		m, _ := c.(map[string]any)
-		list, _ := m["captioners"].([]any)
-		for _, cp := range list {
-			if cm, _ := cp.(map[string]any); cm["via"] == "demo" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// ---- the tests -----------------------------------------------------------------
 
 // TestBrowserWatchDemo plays the demo room: frames are decoded, the page says
 // "Live", captions show over the video and in the transcript; the lobby lists
@@ -630,18 +116,6 @@ const plenaryYAML = `rooms:
     languages: [en, fr, ar]
 `
 
-// selectValue picks a value in a <select> as a user would (a change event).
-func selectValue(t *testing.T, ctx context.Context, sel, value string) {
-	t.Helper()
-	eval[bool](t, ctx, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q;
-		s.dispatchEvent(new Event('change', {bubbles: true})); return s.value === %q; })()`, sel, value, value))
-}
-
-func text(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	return eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q)?.textContent || ''`, sel))
-}
-
 // TestBrowserCaptions: captions in the chosen language only (overlay,
 // transcript, native cues), corrections in place, an instant language switch
 // that shows the other language's backlog, Arabic right to left, a second
@@ -680,9 +154,11 @@ func TestBrowserCaptions(t *testing.T) {
 	waitJS(t, ctx, 5*time.Second, "live finals in the transcript", `(() => { const s = document.querySelector('#transcript-lines').textContent;
 		return s.includes('is adopted.') && s.includes('item two'); })()`)
 	for _, sel := range []string{"#overlay", "#transcript-lines", "#transcript-partial"} {
-		if s := text(t, ctx, sel); strings.Contains(s, "Bonjour") || strings.Contains(s, "apparaître") || strings.Contains(s, "صباح") {
-			t.Errorf("%s shows another language: %q", sel, s)
-		}
+		t.Run(sel, func(t *testing.T) {
+			if s := text(t, ctx, sel); strings.Contains(s, "Bonjour") || strings.Contains(s, "apparaître") || strings.Contains(s, "صباح") {
+				t.Errorf("%s shows another language: %q", sel, s)
+			}
+		})
 	}
 	if n := eval[int](t, ctx, `(() => { const tr = [...document.querySelector('video').textTracks].find(t => t.language === 'en');
 		return tr && tr.cues ? tr.cues.length : 0; })()`); n == 0 {
@@ -805,10 +281,13 @@ func TestBrowserCaptionerConsole(t *testing.T) {
 	waitJS(t, watch, 20*time.Second, "both lines in the watch transcript after the restart", `document.querySelector('#transcript-lines').textContent.includes('`+second+`')`)
 	b.expectNetworkErrors(down, time.Now())
 
-	for _, line := range []string{first, second} {
-		if n := eval[int](t, watch, `[...document.querySelectorAll('#transcript-lines li p')].filter(p => p.textContent === '`+line+`').length`); n != 1 {
-			t.Errorf("%q shown %d times in the watch transcript", line, n)
-		}
+	lines := []struct{ name, text string }{{"first line", first}, {"second line", second}}
+	for _, line := range lines {
+		t.Run(line.name+" shown once", func(t *testing.T) {
+			if n := eval[int](t, watch, `[...document.querySelectorAll('#transcript-lines li p')].filter(p => p.textContent === '`+line.text+`').length`); n != 1 {
+				t.Errorf("%q shown %d times in the watch transcript", line.text, n)
+			}
+		})
 	}
 	res, err := http.Get(r.url("/captions/plenary/transcript.vtt?lang=en"))
 	if err != nil {
@@ -816,10 +295,12 @@ func TestBrowserCaptionerConsole(t *testing.T) {
 	}
 	vtt, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, line := range []string{first, second} {
-		if n := strings.Count(string(vtt), line); n != 1 {
-			t.Errorf("%q stored %d times: %s", line, n, vtt)
-		}
+	for _, line := range lines {
+		t.Run(line.name+" stored once", func(t *testing.T) {
+			if n := strings.Count(string(vtt), line.text); n != 1 {
+				t.Errorf("%q stored %d times: %s", line.text, n, vtt)
+			}
+		})
 	}
 
 	// Correct the first line from the console.

@@ -9,14 +9,14 @@ import (
 
 func TestFileConfig(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
+	write := func(t *testing.T, name, body string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	fc, err := loadFileConfig(write("ok.yaml", `
+	fc, err := loadFileConfig(write(t, "ok.yaml", `
 rooms:
   - name: plenary
     title: Plenary hall
@@ -36,7 +36,7 @@ captions:
 		fc.Limits.MaxViewers != 500 || fc.Limits.OffersPerSecond != -1 || fc.Captions.Backlog != 20 {
 		t.Errorf("parsed %+v", fc)
 	}
-	if fc, err := loadFileConfig(write("empty.yaml", "")); err != nil || len(fc.Rooms) != 0 {
+	if fc, err := loadFileConfig(write(t, "empty.yaml", "")); err != nil || len(fc.Rooms) != 0 {
 		t.Errorf("empty file: %v", err)
 	}
 	for name, body := range map[string]string{
@@ -46,9 +46,11 @@ captions:
 		"notyaml.yaml":   "rooms: [\n",
 		"wrongtype.yaml": "limits:\n  max_viewers: lots\n",
 	} {
-		if _, err := loadFileConfig(write(name, body)); err == nil {
-			t.Errorf("%s accepted", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if _, err := loadFileConfig(write(t, name, body)); err == nil {
+				t.Error("accepted")
+			}
+		})
 	}
 	if _, err := loadFileConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "config") {
 		t.Errorf("missing file: %v", err)
@@ -57,14 +59,18 @@ captions:
 
 func TestBindIP(t *testing.T) {
 	for addr, want := range map[string]string{":8080": "<nil>", "127.0.0.1:8080": "127.0.0.1", "localhost:80": "127.0.0.1"} {
-		ip, err := serveConfig{Addr: addr}.bindIP()
-		if err != nil || ip.String() != want && !(ip == nil && want == "<nil>") {
-			t.Errorf("%s: %v %v", addr, ip, err)
-		}
+		t.Run(addr, func(t *testing.T) {
+			ip, err := serveConfig{Addr: addr}.bindIP()
+			if err != nil || ip.String() != want && !(ip == nil && want == "<nil>") {
+				t.Errorf("%v %v, want %s", ip, err, want)
+			}
+		})
 	}
 	for _, bad := range []string{"relay.example:80", "[::1]:80", "nonsense"} {
-		if _, err := (serveConfig{Addr: bad}).bindIP(); err == nil {
-			t.Errorf("%s accepted", bad)
-		}
+		t.Run(bad, func(t *testing.T) {
+			if _, err := (serveConfig{Addr: bad}).bindIP(); err == nil {
+				t.Error("accepted")
+			}
+		})
 	}
 }

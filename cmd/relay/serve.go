@@ -72,135 +72,223 @@ func newLogger(format, level string) (*slog.Logger, error) {
 // token) go to out, never to the log. When started is not nil it receives the
 // HTTP address once the relay accepts requests (tests listen on port 0).
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, started chan<- string) error {
-	fc, err := loadFileConfig(c.Config)
+	p, err := buildParts(c, log)
 	if err != nil {
 		return err
 	}
-	bindIP, err := c.bindIP()
-	if err != nil {
-		return err
-	}
-	secret := os.Getenv("RELAY_SECRET")
-	devSecret := secret == ""
-	if devSecret {
-		secret = auth.RandomSecret()
-	}
-	authority, err := auth.New([]byte(secret))
-	if err != nil {
-		return fmt.Errorf("RELAY_SECRET: %w", err)
-	}
-
-	var rooms []relay.RoomConfig
-	langs := map[string][]string{}
-	for _, r := range fc.Rooms {
-		rooms = append(rooms, relay.RoomConfig{Name: r.Name, Title: r.Title, Private: r.Private || fc.Tokens.PrivateByDefault})
-		langs[r.Name] = r.Languages
-	}
-	if c.Demo && langs["demo"] == nil {
-		rooms = append(rooms, relay.RoomConfig{Name: "demo", Title: "Demo room"})
-		langs["demo"] = []string{"en", "fr", "ar"}
-	}
-	var publicIPs []string
-	if c.PublicIP != "" {
-		publicIPs = strings.Split(c.PublicIP, ",")
-	}
-	metrics := monitoring.NewMetrics(nil)
-	sfu, err := relay.New(relay.Config{
-		ObserveRequest: metrics.ObserveRequest,
-		Logger:         log, Auth: authority, BindIP: bindIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort, PublicIPs: publicIPs,
-		Rooms: rooms, MaxRooms: fc.Limits.MaxRooms, MaxViewers: fc.Limits.MaxViewers, MaxViewersPerRoom: fc.Limits.MaxViewersPerRoom,
-		RequestRate: fc.Limits.OffersPerSecond, RequestBurst: fc.Limits.OfferBurst,
-	})
-	if err != nil {
-		return err
-	}
-	defer sfu.Close()
-	private := sfu.Private
-	if fc.Tokens.PrivateByDefault {
-		private = func(string) bool { return true }
-	}
-	capSvc, err := captions.New(captions.Config{
-		DataDir: filepath.Clean(c.DataDir), Backlog: fc.Captions.Backlog, Auth: authority, Logger: log,
-		Languages: func(room string) []string { return langs[room] }, Private: private,
-		ObserveDelivery: metrics.ObserveDelivery, ObserveAck: metrics.ObserveAck,
-	})
-	if err != nil {
-		return err
-	}
-	defer capSvc.Close()
-
-	mux := http.NewServeMux()
-	sfu.Register(mux)
-	capSvc.Register(mux)
-	mon := monitoring.New(monitoring.Params{Relay: sfu, Captions: capSvc, Admin: sfu, Auth: authority, Done: ctx.Done(), Logger: log, Ready: func() error {
-		if !sfu.Ready() {
-			return errors.New("shutting down")
-		}
-		return capSvc.Healthy()
-	}})
-	mon.Register(mux)
-	maxViewers, maxPerRoom := sfu.Limits()
-	metrics.Watch(sfu, capSvc, monitoring.Limits{MaxViewers: maxViewers, MaxViewersPerRoom: maxPerRoom})
-	mux.Handle("GET /metrics", metrics.Handler())
-	player.Register(mux)
-
+	defer p.close()
+	handler := p.handler(ctx, log)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	if c.HeaderTimeout <= 0 {
-		c.HeaderTimeout = 5 * time.Second
-	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: c.HeaderTimeout,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	srv := newHTTPServer(c.HeaderTimeout, handler, log)
 	if c.DebugAddr != "" {
 		stopDebug, err := serveDebug(c.DebugAddr, log)
 		if err != nil {
+			ln.Close()
 			return err
 		}
 		defer stopDebug()
 	}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
-	log.Info("relay listening", "http", ln.Addr().String(), "udp", sfu.UDPAddr().String(), "data", c.DataDir)
-	printWelcome(out, ln.Addr(), authority, devSecret, c.Demo)
+	log.Info("relay listening", "http", ln.Addr().String(), "udp", p.sfu.UDPAddr().String(), "data", c.DataDir)
+	printWelcome(out, ln.Addr(), p.authority, p.devSecret, c.Demo)
 	if started != nil {
 		started <- ln.Addr().String()
 	}
+	demoDone := p.startDemo(ctx, c.Demo, log)
 
-	demoDone := make(chan struct{})
-	if c.Demo {
-		go func() {
-			defer close(demoDone)
-			runDemo(ctx, sfu, capSvc, log)
-		}()
-	} else {
-		close(demoDone)
+	if err := waitForStop(ctx, httpDone, log); err != nil {
+		return err
 	}
+	p.shutdown(srv, c.Shutdown, demoDone)
+	log.Info("stopped")
+	return nil
+}
 
+// parts are the relay's components, built from the flags, the --config file
+// and RELAY_SECRET.
+type parts struct {
+	authority *auth.Authority
+	devSecret bool // RELAY_SECRET was not set: the secret lives for this run only
+	metrics   *monitoring.Metrics
+	sfu       *relay.Server
+	captions  *captions.Service
+}
+
+// buildParts builds the parts from c; it leaves nothing open when it fails.
+func buildParts(c serveConfig, log *slog.Logger) (*parts, error) {
+	fc, err := loadFileConfig(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	bindIP, err := c.bindIP()
+	if err != nil {
+		return nil, err
+	}
+	p := &parts{}
+	if p.authority, p.devSecret, err = newAuthority(); err != nil {
+		return nil, err
+	}
+	rooms, langs := configuredRooms(fc, c.Demo)
+	p.metrics = monitoring.NewMetrics(nil)
+	if p.sfu, err = p.newSFU(c, fc, bindIP, rooms, log); err != nil {
+		return nil, err
+	}
+	if p.captions, err = p.newCaptions(c, fc, langs, log); err != nil {
+		p.sfu.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// newAuthority signs and checks tokens with RELAY_SECRET, or with a random
+// secret when it is not set (devSecret), so that a first run needs no setup.
+func newAuthority() (a *auth.Authority, devSecret bool, err error) {
+	secret := os.Getenv("RELAY_SECRET")
+	devSecret = secret == ""
+	if devSecret {
+		secret = auth.RandomSecret()
+	}
+	a, err = auth.New([]byte(secret))
+	if err != nil {
+		return nil, false, fmt.Errorf("RELAY_SECRET: %w", err)
+	}
+	return a, devSecret, nil
+}
+
+// configuredRooms lists the rooms of the --config file and, with --demo,
+// the demo room (unless the file gives it languages), with each room's
+// caption languages.
+func configuredRooms(fc *fileConfig, demo bool) ([]relay.RoomConfig, map[string][]string) {
+	var rooms []relay.RoomConfig
+	langs := map[string][]string{}
+	for _, r := range fc.Rooms {
+		rooms = append(rooms, relay.RoomConfig{Name: r.Name, Title: r.Title, Private: r.Private || fc.Tokens.PrivateByDefault})
+		langs[r.Name] = r.Languages
+	}
+	if demo && langs["demo"] == nil {
+		rooms = append(rooms, relay.RoomConfig{Name: "demo", Title: "Demo room"})
+		langs["demo"] = []string{"en", "fr", "ar"}
+	}
+	return rooms, langs
+}
+
+func (p *parts) newSFU(c serveConfig, fc *fileConfig, bindIP net.IP, rooms []relay.RoomConfig, log *slog.Logger) (*relay.Server, error) {
+	var publicIPs []string
+	if c.PublicIP != "" {
+		publicIPs = strings.Split(c.PublicIP, ",")
+	}
+	return relay.New(relay.Config{
+		ObserveRequest: p.metrics.ObserveRequest,
+		Logger:         log, Auth: p.authority, BindIP: bindIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort, PublicIPs: publicIPs,
+		Rooms: rooms, MaxRooms: fc.Limits.MaxRooms, MaxViewers: fc.Limits.MaxViewers, MaxViewersPerRoom: fc.Limits.MaxViewersPerRoom,
+		RequestRate: fc.Limits.OffersPerSecond, RequestBurst: fc.Limits.OfferBurst,
+	})
+}
+
+// newCaptions builds the caption service; a room's captions are as private
+// as its media.
+func (p *parts) newCaptions(c serveConfig, fc *fileConfig, langs map[string][]string, log *slog.Logger) (*captions.Service, error) {
+	private := p.sfu.Private
+	if fc.Tokens.PrivateByDefault {
+		private = func(string) bool { return true }
+	}
+	return captions.New(captions.Config{
+		DataDir: filepath.Clean(c.DataDir), Backlog: fc.Captions.Backlog, Auth: p.authority, Logger: log,
+		Languages: func(room string) []string { return langs[room] }, Private: private,
+		ObserveDelivery: p.metrics.ObserveDelivery, ObserveAck: p.metrics.ObserveAck,
+	})
+}
+
+// handler serves every public route: media, captions, the monitoring API,
+// metrics and the pages. Monitoring's event streams end with ctx.
+func (p *parts) handler(ctx context.Context, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	p.sfu.Register(mux)
+	p.captions.Register(mux)
+	mon := monitoring.New(monitoring.Params{Relay: p.sfu, Captions: p.captions, Admin: p.sfu, Auth: p.authority,
+		Done: ctx.Done(), Logger: log, Ready: p.ready})
+	mon.Register(mux)
+	maxViewers, maxPerRoom := p.sfu.Limits()
+	p.metrics.Watch(p.sfu, p.captions, monitoring.Limits{MaxViewers: maxViewers, MaxViewersPerRoom: maxPerRoom})
+	mux.Handle("GET /metrics", p.metrics.Handler())
+	player.Register(mux)
+	return mux
+}
+
+// ready is /readyz: not while shutting down, nor when captions cannot be
+// stored.
+func (p *parts) ready() error {
+	if !p.sfu.Ready() {
+		return errors.New("shutting down")
+	}
+	return p.captions.Healthy()
+}
+
+// newHTTPServer bounds what a slow or hostile client can hold: headers
+// (headerTimeout, 0 means 5 s), whole requests, idle connections.
+func newHTTPServer(headerTimeout time.Duration, h http.Handler, log *slog.Logger) *http.Server {
+	if headerTimeout <= 0 {
+		headerTimeout = 5 * time.Second
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+// startDemo publishes the demo clip and captions when demo is set; the
+// returned channel closes when they have stopped (at once without demo).
+func (p *parts) startDemo(ctx context.Context, demo bool, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	if !demo {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		runDemo(ctx, p.sfu, p.captions, log)
+	}()
+	return done
+}
+
+// waitForStop returns nil when ctx ends (a signal) and an error when the
+// HTTP server stops by itself first.
+func waitForStop(ctx context.Context, httpDone <-chan error, log *slog.Logger) error {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+		return nil
 	case err := <-httpDone:
 		return fmt.Errorf("http server: %w", err)
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), c.Shutdown)
+}
+
+// shutdown stops in order: HTTP first (requests in flight get until
+// timeout), then media, then captions, and waits for the demo to end.
+func (p *parts) shutdown(srv *http.Server, timeout time.Duration, demoDone <-chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err = srv.Shutdown(shutCtx)
-	if errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
 		srv.Close()
 	}
-	sfu.Close()
-	capSvc.Close()
+	p.sfu.Close()
+	p.captions.Close()
 	<-demoDone
-	log.Info("stopped")
-	return nil
+}
+
+// close releases captions and media, whichever way serve ends; after
+// shutdown it finds them closed already.
+func (p *parts) close() {
+	p.captions.Close()
+	p.sfu.Close()
 }
 
 func runDemo(ctx context.Context, sfu *relay.Server, capSvc *captions.Service, log *slog.Logger) {

@@ -66,15 +66,17 @@ func TestServeDemoAndShutdown(t *testing.T) {
 		t.Errorf("tokens printed although RELAY_SECRET is set")
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/api/rooms"} {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
-		}
+		t.Run(path, func(t *testing.T) {
+			resp, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("%d %s", resp.StatusCode, body)
+			}
+		})
 	}
 
 	var v *peer.Viewer

@@ -68,10 +68,12 @@ func TestCheck(t *testing.T) {
 		{"huge", strings.Repeat("a", 10000), Need{RolePublisher, "a", ""}, ErrInvalid},
 	}
 	for _, c := range cases {
-		_, err := a.Check(c.token, c.need)
-		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := a.Check(c.token, c.need)
+			if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+				t.Errorf("got %v, want %v", err, c.want)
+			}
+		})
 	}
 	if Status(ErrScope) != 403 || Status(ErrMissing) != 401 || Status(ErrInvalid) != 401 {
 		t.Error("status mapping")
@@ -95,10 +97,18 @@ func TestIssueRejects(t *testing.T) {
 }
 
 func TestFromHeader(t *testing.T) {
-	for in, want := range map[string]string{"Bearer abc": "abc", "bearer  x ": "x", "Basic abc": "", "": "", "Bearer": ""} {
-		if got := FromHeader(in); got != want {
-			t.Errorf("FromHeader(%q) = %q, want %q", in, got, want)
-		}
+	for _, c := range []struct{ name, in, want string }{
+		{"bearer", "Bearer abc", "abc"},
+		{"any case and spaces", "bearer  x ", "x"},
+		{"basic", "Basic abc", ""},
+		{"empty", "", ""},
+		{"no token", "Bearer", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := FromHeader(c.in); got != c.want {
+				t.Errorf("FromHeader(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
 	}
 }
 

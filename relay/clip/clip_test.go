@@ -71,9 +71,11 @@ func TestBadInput(t *testing.T) {
 		},
 		"codec": func() error { _, err := FromBytes("video/H265", nil, nil, 30); return err },
 	} {
-		if f() == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if f() == nil {
+				t.Error("accepted")
+			}
+		})
 	}
 }
 

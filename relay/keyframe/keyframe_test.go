@@ -33,10 +33,12 @@ func TestIsStart(t *testing.T) {
 		{"unknown", Unknown, []byte{1}, false, false},
 	}
 	for _, c := range cases {
-		key, known := IsStart(c.codec, c.payload)
-		if key != c.key || known != c.known {
-			t.Errorf("%s: got (%v, %v), want (%v, %v)", c.name, key, known, c.key, c.known)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			key, known := IsStart(c.codec, c.payload)
+			if key != c.key || known != c.known {
+				t.Errorf("got (%v, %v), want (%v, %v)", key, known, c.key, c.known)
+			}
+		})
 	}
 	if Of("video/h264") != H264 || Of("VIDEO/VP8") != VP8 || Of("audio/opus") != Opus || Of("video/H265") != Unknown {
 		t.Error("Of")

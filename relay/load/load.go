@@ -6,7 +6,6 @@ package load
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,77 +49,60 @@ type Config struct {
 	Progress io.Writer // progress lines while running; nil means none
 }
 
-// Summary is what a run measured. Durations are in milliseconds.
-type Summary struct {
-	Viewers         int      `json:"viewers"`
-	ViewersOK       int      `json:"viewers_connected"`
-	ViewersFailed   int      `json:"viewers_failed"`
-	FailReasons     []string `json:"fail_reasons,omitempty"`
-	WindowSeconds   float64  `json:"window_s"`
-	PacketsSent     uint64   `json:"packets_sent"`
-	FramesSent      uint64   `json:"frames_sent"`
-	PacketsReceived uint64   `json:"packets_received"`
-	FramesReceived  uint64   `json:"frames_received"`
-	LossPercent     float64  `json:"loss_pct"`
-	LatencyP50      float64  `json:"frame_latency_p50_ms"`
-	LatencyP95      float64  `json:"frame_latency_p95_ms"`
-	LatencyP99      float64  `json:"frame_latency_p99_ms"`
-	LatencyMax      float64  `json:"frame_latency_max_ms"`
-	LatencySamples  uint64   `json:"frame_latency_samples"`
-	FirstPacketP50  float64  `json:"first_packet_p50_ms"`
-	FirstPacketP95  float64  `json:"first_packet_p95_ms"`
-	FirstKeyP50     float64  `json:"first_keyframe_p50_ms"`
-	FirstKeyP95     float64  `json:"first_keyframe_p95_ms"`
-	PLIs            uint64   `json:"plis_to_publisher"`
-
-	CaptionViewers   int     `json:"caption_viewers"`
-	CaptionViewersOK int     `json:"caption_viewers_connected"`
-	CuesSent         uint64  `json:"cues_sent"`
-	CuesReceived     uint64  `json:"cues_received"`
-	CaptionP50       float64 `json:"caption_delivery_p50_ms"`
-	CaptionP99       float64 `json:"caption_delivery_p99_ms"`
-
-	ServerCores        float64 `json:"server_cores,omitempty"`
-	ServerMsPerViewerS float64 `json:"server_cpu_ms_per_viewer_s,omitempty"`
-	ServerRSSStartMB   float64 `json:"server_rss_start_mb,omitempty"`
-	ServerRSSPeakMB    float64 `json:"server_rss_peak_mb,omitempty"`
-	ServerKBPerViewer  float64 `json:"server_rss_kb_per_viewer,omitempty"`
-	ToolCores          float64 `json:"tool_cores"`
-	MachineBusy        float64 `json:"machine_busy_fraction"`
-	Valid              bool    `json:"valid"`
-	InvalidReason      string  `json:"invalid_reason,omitempty"`
-}
-
-// Line is the one-line human summary.
-func (s *Summary) Line() string {
-	b := &strings.Builder{}
-	fmt.Fprintf(b, "viewers %d/%d ok, loss %.2f%%, frame latency p50/p95/p99 %.1f/%.1f/%.1f ms, first keyframe p50/p95 %.0f/%.0f ms, PLIs %d",
-		s.ViewersOK, s.Viewers, s.LossPercent, s.LatencyP50, s.LatencyP95, s.LatencyP99, s.FirstKeyP50, s.FirstKeyP95, s.PLIs)
-	if s.CaptionViewers > 0 {
-		fmt.Fprintf(b, ", captions %d/%d ok p50/p99 %.1f/%.1f ms", s.CaptionViewersOK, s.CaptionViewers, s.CaptionP50, s.CaptionP99)
-	}
-	if s.ServerCores > 0 {
-		fmt.Fprintf(b, ", server %.2f cores = %.3f ms/viewer-s, RSS %.0f->%.0f MB (%.0f KB/viewer)",
-			s.ServerCores, s.ServerMsPerViewerS, s.ServerRSSStartMB, s.ServerRSSPeakMB, s.ServerKBPerViewer)
-	}
-	fmt.Fprintf(b, ", tool %.2f cores", s.ToolCores)
-	if !s.Valid {
-		fmt.Fprintf(b, " [INVALID: %s]", s.InvalidReason)
-	}
-	return b.String()
-}
-
-// JSON is the machine-readable summary.
-func (s *Summary) JSON() string {
-	b, _ := json.MarshalIndent(s, "", "  ")
-	return string(b)
-}
-
 // Run performs one load run and returns its summary.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.Clip == nil {
 		return nil, errors.New("load: no clip")
 	}
+	r := newRunner(cfg)
+	// The relay's memory before any of our peers exist is the baseline for
+	// memory per viewer.
+	r.srvStart, _ = sampleOr(r.pid)
+
+	if err := r.publish(ctx); err != nil {
+		return nil, err
+	}
+	defer r.pub.Close(true)
+	if err := r.waitLive(ctx); err != nil {
+		return nil, err
+	}
+	// Captions first: their sockets are cheap and the cue stream runs
+	// throughout the video ramp.
+	stopCaptions := r.startCaptions(ctx)
+	defer stopCaptions()
+	r.rampViewers(ctx)
+	defer r.closeViewers()
+	r.settle()
+
+	w, err := r.measure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.summarise(w), nil
+}
+
+// runner is the state of one Run, shared by its steps.
+type runner struct {
+	cfg      Config
+	base     string // relay URL without a trailing slash
+	pid      string // relay process; "" when not measured
+	opts     peer.Options
+	progress func(format string, args ...any)
+
+	srvStart  procSample // the relay before any peer
+	sent      *sendTimes
+	pub       *peer.Publisher
+	captions  *captionLoad
+	viewers   []*peer.Viewer // nil where a viewer failed to connect
+	rampStart time.Time
+	measuring atomic.Bool // frame and cue latencies count only in the window
+	hists     []*histMu   // frame latencies, each shared by a few viewers
+	failMu    sync.Mutex  // guards sum's failure fields during the ramp
+	sum       *Summary
+}
+
+// newRunner fills in cfg's defaults.
+func newRunner(cfg Config) *runner {
 	if cfg.Settle <= 0 {
 		cfg.Settle = 2 * time.Second
 	}
@@ -130,156 +112,230 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.Lang == "" {
 		cfg.Lang = "en"
 	}
-	progress := func(format string, args ...any) {
+	r := &runner{
+		cfg:  cfg,
+		base: strings.TrimRight(cfg.URL, "/"),
+		// Every client peer has its own UDP socket: the relay tells peers
+		// apart by address once ICE is done, so peers cannot share one.
+		opts:  peer.Options{Loopback: true},
+		sent:  newSendTimes(4096),
+		hists: make([]*histMu, 8),
+		sum:   &Summary{Viewers: cfg.Viewers, CaptionViewers: cfg.CaptionViewers},
+	}
+	r.progress = func(format string, args ...any) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, format+"\n", args...)
 		}
 	}
-	base := strings.TrimRight(cfg.URL, "/")
-	// Every client peer has its own UDP socket: the relay tells peers apart
-	// by address once ICE is done, so peers cannot share one.
-	opts := peer.Options{Loopback: true}
-
-	pid := ""
 	if cfg.PID > 0 {
-		pid = strconv.Itoa(cfg.PID)
+		r.pid = strconv.Itoa(cfg.PID)
 	}
-	// The relay's memory before any of our peers exist is the baseline for
-	// memory per viewer.
-	srvStart, _ := sampleOr(pid)
+	for i := range r.hists {
+		r.hists[i] = &histMu{}
+	}
+	return r
+}
 
-	sent := newSendTimes(4096)
+// publish connects the publisher, noting when each frame leaves so that
+// viewers can tell its latency.
+func (r *runner) publish(ctx context.Context) error {
 	pub, err := peer.Publish(ctx, peer.PublishConfig{
-		URL: base + "/whip/" + cfg.Room, Token: cfg.Token, Clip: cfg.Clip, Options: opts,
-		OnPacket: func(p clip.Packet, at time.Time) { sent.sent(p.Timestamp, at) },
+		URL: r.base + "/whip/" + r.cfg.Room, Token: r.cfg.Token, Clip: r.cfg.Clip, Options: r.opts,
+		OnPacket: func(p clip.Packet, at time.Time) { r.sent.sent(p.Timestamp, at) },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("publish: %w", err)
+		return fmt.Errorf("publish: %w", err)
 	}
-	defer pub.Close(true)
-	progress("publisher connected to %s/whip/%s; waiting 1 s for the room to go live", base, cfg.Room)
+	r.pub = pub
+	return nil
+}
+
+// waitLive gives the relay a second to announce the room before viewers ask
+// for it.
+func (r *runner) waitLive(ctx context.Context) error {
+	r.progress("publisher connected to %s/whip/%s; waiting 1 s for the room to go live", r.base, r.cfg.Room)
 	select {
 	case <-time.After(time.Second):
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
+}
 
-	var measuring atomic.Bool
-	hists := make([]*histMu, 8)
-	for i := range hists {
-		hists[i] = &histMu{}
-	}
-	sum := &Summary{Viewers: cfg.Viewers, CaptionViewers: cfg.CaptionViewers}
-
-	// Captions first: their sockets are cheap and the cue stream runs
-	// throughout the video ramp.
-	capRun := newCaptionLoad(base, cfg)
-	capCtx, capCancel := context.WithCancel(ctx)
-	capDone := make(chan struct{})
+// startCaptions runs the caption viewers and the captioner until the
+// returned stop is called.
+func (r *runner) startCaptions(ctx context.Context) (stop func()) {
+	r.captions = newCaptionLoad(r.base, r.cfg)
+	capCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
-		defer close(capDone)
-		capRun.run(capCtx, &measuring, progress)
+		defer close(done)
+		r.captions.run(capCtx, &r.measuring, r.progress)
 	}()
-	defer func() { capCancel(); <-capDone }()
+	return func() { cancel(); <-done }
+}
 
-	viewers := make([]*peer.Viewer, cfg.Viewers)
-	var failMu sync.Mutex
-	var wg sync.WaitGroup
+// rampViewers starts the viewers evenly over cfg.Ramp, as delegates arrive,
+// and returns once each has connected or failed.
+func (r *runner) rampViewers(ctx context.Context) {
+	r.viewers = make([]*peer.Viewer, r.cfg.Viewers)
 	interval := time.Duration(0)
-	if cfg.Viewers > 1 {
-		interval = cfg.Ramp / time.Duration(cfg.Viewers)
+	if r.cfg.Viewers > 1 {
+		interval = r.cfg.Ramp / time.Duration(r.cfg.Viewers)
 	}
-	rampStart := time.Now()
-	for i := 0; i < cfg.Viewers; i++ {
+	var wg sync.WaitGroup
+	r.rampStart = time.Now()
+	for i := 0; i < r.cfg.Viewers; i++ {
 		if ctx.Err() != nil {
 			break
 		}
-		h := hists[i%len(hists)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			vctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			v, err := peer.View(vctx, peer.ViewConfig{
-				URL: base + "/whep/" + cfg.Room, Options: opts, NoAudio: cfg.NoAudio, HeaderOnly: !cfg.FullViewers,
-				OnPacket: func(kind webrtc.RTPCodecType, hd *rtp.Header, _ []byte, at time.Time) {
-					if kind != webrtc.RTPCodecTypeVideo || !hd.Marker || !measuring.Load() {
-						return
-					}
-					if d, ok := sent.latency(hd.Timestamp, at); ok {
-						h.add(d)
-					}
-				},
-			})
-			if err != nil {
-				failMu.Lock()
-				sum.ViewersFailed++
-				if len(sum.FailReasons) < 5 {
-					sum.FailReasons = append(sum.FailReasons, err.Error())
-				}
-				failMu.Unlock()
-				return
-			}
-			viewers[i] = v
+			r.startViewer(ctx, i)
 		}()
 		if (i+1)%50 == 0 {
-			progress("t=%4.1fs  %d/%d viewers started", time.Since(rampStart).Seconds(), i+1, cfg.Viewers)
+			r.progress("t=%4.1fs  %d/%d viewers started", time.Since(r.rampStart).Seconds(), i+1, r.cfg.Viewers)
 		}
 		if interval > 0 {
 			time.Sleep(interval)
 		}
 	}
 	wg.Wait()
-	defer func() {
-		for _, v := range viewers {
-			if v != nil {
-				v.Close(true)
-			}
-		}
-	}()
-	progress("t=%4.1fs  ramp done: %d viewers, %d failed; settling %v", time.Since(rampStart).Seconds(), cfg.Viewers-sum.ViewersFailed, sum.ViewersFailed, cfg.Settle)
-	time.Sleep(cfg.Settle)
+}
 
-	// Measured window.
-	srvA, srvErr := sampleOr(pid)
-	selfA, _ := readProc("self")
-	machA, _ := readMachine()
-	peakRSS := srvA.rss
-	startPkts := packetsReceived(viewers)
-	startSent := pub.Packets()
-	measuring.Store(true)
+// startViewer connects viewer i, or counts its failure.
+func (r *runner) startViewer(ctx context.Context, i int) {
+	vctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	v, err := peer.View(vctx, peer.ViewConfig{
+		URL: r.base + "/whep/" + r.cfg.Room, Options: r.opts, NoAudio: r.cfg.NoAudio, HeaderOnly: !r.cfg.FullViewers,
+		OnPacket: r.frameLatency(r.hists[i%len(r.hists)]),
+	})
+	if err != nil {
+		r.failMu.Lock()
+		r.sum.ViewersFailed++
+		if len(r.sum.FailReasons) < 5 {
+			r.sum.FailReasons = append(r.sum.FailReasons, err.Error())
+		}
+		r.failMu.Unlock()
+		return
+	}
+	r.viewers[i] = v
+}
+
+// frameLatency adds to h, during the measured window, the latency of each
+// video frame: from its first packet sent to its last (marked) one received.
+func (r *runner) frameLatency(h *histMu) func(webrtc.RTPCodecType, *rtp.Header, []byte, time.Time) {
+	return func(kind webrtc.RTPCodecType, hd *rtp.Header, _ []byte, at time.Time) {
+		if kind != webrtc.RTPCodecTypeVideo || !hd.Marker || !r.measuring.Load() {
+			return
+		}
+		if d, ok := r.sent.latency(hd.Timestamp, at); ok {
+			h.add(d)
+		}
+	}
+}
+
+func (r *runner) closeViewers() {
+	for _, v := range r.viewers {
+		if v != nil {
+			v.Close(true)
+		}
+	}
+}
+
+// settle lets the last viewers' first keyframes and retransmissions pass
+// before anything is measured.
+func (r *runner) settle() {
+	failed := r.sum.ViewersFailed
+	r.progress("t=%4.1fs  ramp done: %d viewers, %d failed; settling %v", time.Since(r.rampStart).Seconds(), r.cfg.Viewers-failed, failed, r.cfg.Settle)
+	time.Sleep(r.cfg.Settle)
+}
+
+// snapshot is the CPU time of the relay, of this process and of the whole
+// machine at one moment.
+type snapshot struct {
+	srv, self procSample
+	mach      machine
+}
+
+// takeSnapshot's error is the relay's: not measured, or not readable.
+func takeSnapshot(pid string) (snapshot, error) {
+	var s snapshot
+	var err error
+	s.srv, err = sampleOr(pid)
+	s.self, _ = readProc("self")
+	s.mach, _ = readMachine()
+	return s, err
+}
+
+// window is what measure saw.
+type window struct {
+	start, end snapshot
+	srvErr     error // from the start snapshot
+	peakRSS    int64 // the relay's highest RSS seen
+	startSent  uint64
+}
+
+// measure runs the measured window, sampling its two ends and, every
+// second in between, the relay's memory.
+func (r *runner) measure(ctx context.Context) (window, error) {
+	var w window
+	w.start, w.srvErr = takeSnapshot(r.pid)
+	w.peakRSS = w.start.srv.rss
+	startPkts := packetsReceived(r.viewers)
+	w.startSent = r.pub.Packets()
+	r.measuring.Store(true)
 	ticker := time.NewTicker(time.Second)
-	end := time.Now().Add(cfg.Duration)
+	defer ticker.Stop()
+	end := time.Now().Add(r.cfg.Duration)
 	for now := time.Now(); now.Before(end); now = time.Now() {
 		select {
 		case <-ctx.Done():
-			ticker.Stop()
-			return nil, ctx.Err()
+			return window{}, ctx.Err()
 		case <-ticker.C:
 		}
-		if s, err := sampleOr(pid); err == nil && s.rss > peakRSS {
-			peakRSS = s.rss
+		if s, err := sampleOr(r.pid); err == nil && s.rss > w.peakRSS {
+			w.peakRSS = s.rss
 		}
-		progress("t=%4.1fs  measuring: %d packets received by viewers, %d cues delivered",
-			time.Since(rampStart).Seconds(), packetsReceived(viewers)-startPkts, capRun.received.Load())
+		r.progress("t=%4.1fs  measuring: %d packets received by viewers, %d cues delivered",
+			time.Since(r.rampStart).Seconds(), packetsReceived(r.viewers)-startPkts, r.captions.received.Load())
 	}
-	ticker.Stop()
-	measuring.Store(false)
-	srvB, _ := sampleOr(pid)
-	selfB, _ := readProc("self")
-	machB, _ := readMachine()
-	window := srvB.at.Sub(srvA.at)
-	if pid == "" {
-		window = selfB.at.Sub(selfA.at)
-	}
-	sum.WindowSeconds = window.Seconds()
-	sum.PacketsSent = pub.Packets() - startSent
-	sum.FramesSent = pub.VideoFrames()
-	sum.PLIs = pub.PLIs()
+	r.measuring.Store(false)
+	w.end, _ = takeSnapshot(r.pid)
+	return w, nil
+}
 
+// summarise fills in the summary from the window and the peers' counters.
+func (r *runner) summarise(w window) *Summary {
+	sum := r.sum
+	elapsed := w.end.srv.at.Sub(w.start.srv.at)
+	if r.pid == "" {
+		elapsed = w.end.self.at.Sub(w.start.self.at)
+	}
+	sum.WindowSeconds = elapsed.Seconds()
+	sum.PacketsSent = r.pub.Packets() - w.startSent
+	sum.FramesSent = r.pub.VideoFrames()
+	sum.PLIs = r.pub.PLIs()
+	r.viewerFigures(sum)
+	r.captions.summarise(sum)
+
+	sum.ToolCores = cores(w.start.self, w.end.self)
+	sum.MachineBusy = w.end.mach.busySince(w.start.mach)
+	if r.pid != "" && w.srvErr == nil {
+		sum.serverFigures(r.srvStart.rss, w.start.srv, w.end.srv, w.peakRSS)
+	}
+	sum.judge()
+	return sum
+}
+
+// viewerFigures sets what the connected viewers got: packets, loss, frame
+// latency and how soon the first packet and the first keyframe came.
+func (r *runner) viewerFigures(sum *Summary) {
 	var ttfp, ttfk []time.Duration
 	var missing, received uint64
-	for _, v := range viewers {
+	for _, v := range r.viewers {
 		if v == nil {
 			continue
 		}
@@ -298,59 +354,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	sum.PacketsReceived = received
 	sum.LossPercent = lossPercent(received, missing)
-	total := &histogram{}
-	for _, h := range hists {
-		h.mu.Lock()
-		total.merge(&h.h)
-		h.mu.Unlock()
-	}
+	total := mergeHists(r.hists)
 	sum.LatencySamples = total.n
 	sum.LatencyP50, sum.LatencyP95, sum.LatencyP99 = ms(total.quantile(.5)), ms(total.quantile(.95)), ms(total.quantile(.99))
 	sum.LatencyMax = ms(total.max)
 	sum.FirstPacketP50, sum.FirstPacketP95 = ms(percentile(ttfp, .5)), ms(percentile(ttfp, .95))
 	sum.FirstKeyP50, sum.FirstKeyP95 = ms(percentile(ttfk, .5)), ms(percentile(ttfk, .95))
-	capRun.summarise(sum)
-
-	sum.ToolCores = cores(selfA, selfB)
-	sum.MachineBusy = machB.busySince(machA)
-	if pid != "" && srvErr == nil {
-		sum.serverFigures(srvStart.rss, srvA, srvB, peakRSS)
-	}
-	sum.judge()
-	return sum, nil
-}
-
-// lossPercent is the share of packets the viewers never got: sequence
-// numbers skipped over, against those received plus those.
-func lossPercent(received, missing uint64) float64 {
-	if received+missing == 0 {
-		return 0
-	}
-	return 100 * float64(missing) / float64(received+missing)
-}
-
-// serverFigures sets the relay's CPU (between a and b, the measured
-// window) and memory (start: before any peer; peak: the highest RSS seen),
-// per connected viewer.
-func (sum *Summary) serverFigures(startRSS int64, a, b procSample, peakRSS int64) {
-	sum.ServerCores = cores(a, b)
-	if sum.ViewersOK > 0 {
-		sum.ServerMsPerViewerS = sum.ServerCores * 1000 / float64(sum.ViewersOK)
-		sum.ServerKBPerViewer = float64(peakRSS-startRSS) / 1024 / float64(sum.ViewersOK)
-	}
-	sum.ServerRSSStartMB = float64(startRSS) / (1 << 20)
-	sum.ServerRSSPeakMB = float64(peakRSS) / (1 << 20)
-}
-
-// judge marks a run invalid when its figures cannot be trusted.
-func (sum *Summary) judge() {
-	sum.Valid, sum.InvalidReason = true, ""
-	switch {
-	case sum.MachineBusy > 0.95:
-		sum.Valid, sum.InvalidReason = false, fmt.Sprintf("machine %.0f%% busy: the tool and the relay were fighting for CPU", 100*sum.MachineBusy)
-	case sum.ViewersOK == 0:
-		sum.Valid, sum.InvalidReason = false, "no viewer connected"
-	}
 }
 
 type histMu struct {
@@ -362,6 +371,17 @@ func (h *histMu) add(d time.Duration) {
 	h.mu.Lock()
 	h.h.add(d)
 	h.mu.Unlock()
+}
+
+// mergeHists adds up the viewers' histograms.
+func mergeHists(hs []*histMu) *histogram {
+	total := &histogram{}
+	for _, h := range hs {
+		h.mu.Lock()
+		total.merge(&h.h)
+		h.mu.Unlock()
+	}
+	return total
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

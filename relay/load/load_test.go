@@ -21,12 +21,15 @@ func TestHistogramQuantiles(t *testing.T) {
 		h.add(time.Duration(i) * time.Millisecond)
 	}
 	for _, c := range []struct {
+		name string
 		q    float64
 		want time.Duration
-	}{{.5, 500 * time.Millisecond}, {.95, 950 * time.Millisecond}, {.99, 990 * time.Millisecond}} {
-		if got := h.quantile(c.q); got < c.want-time.Millisecond || got > c.want+time.Millisecond {
-			t.Errorf("q%.2f = %v, want %v", c.q, got, c.want)
-		}
+	}{{"p50", .5, 500 * time.Millisecond}, {"p95", .95, 950 * time.Millisecond}, {"p99", .99, 990 * time.Millisecond}} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := h.quantile(c.q); got < c.want-time.Millisecond || got > c.want+time.Millisecond {
+				t.Errorf("q%.2f = %v, want %v", c.q, got, c.want)
+			}
+		})
 	}
 	var o histogram
 	o.add(20 * time.Second) // beyond the last bucket: kept as max
@@ -155,15 +158,23 @@ func TestSummaryArithmetic(t *testing.T) {
 	}
 
 	for _, c := range []struct {
+		name  string
 		busy  float64
 		ok    int
 		valid bool
-	}{{0.5, 10, true}, {0.95, 10, true}, {0.96, 10, false}, {0.5, 0, false}} {
-		s := &Summary{MachineBusy: c.busy, ViewersOK: c.ok}
-		s.judge()
-		if s.Valid != c.valid || (s.InvalidReason == "") != c.valid {
-			t.Errorf("busy %v, %d viewers: valid %v (%q)", c.busy, c.ok, s.Valid, s.InvalidReason)
-		}
+	}{
+		{"half busy", 0.5, 10, true},
+		{"95% busy", 0.95, 10, true},
+		{"96% busy", 0.96, 10, false},
+		{"no viewer", 0.5, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &Summary{MachineBusy: c.busy, ViewersOK: c.ok}
+			s.judge()
+			if s.Valid != c.valid || (s.InvalidReason == "") != c.valid {
+				t.Errorf("busy %v, %d viewers: valid %v (%q)", c.busy, c.ok, s.Valid, s.InvalidReason)
+			}
+		})
 	}
 	s := &Summary{MachineBusy: 0.97, ViewersOK: 10}
 	s.judge()

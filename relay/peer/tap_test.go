@@ -44,9 +44,11 @@ func TestTapTakesOnlySwitchedRTP(t *testing.T) {
 		"STUN": stun, "DTLS": dtls, "RTCP": rtcp, "short": {0x80, 96, 0},
 		"other SSRC": rtpPacket(2, 11, 0, false, 100),
 	} {
-		if tp.take(b) {
-			t.Errorf("%s taken", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if tp.take(b) {
+				t.Error("taken")
+			}
+		})
 	}
 	for _, p := range [][]byte{
 		rtpPacket(1, 11, 3000, false, 1000),
