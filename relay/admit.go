@@ -61,7 +61,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, g gate) (admissio
 	if !ValidRoomName(a.room) {
 		return a, httperr.New(http.StatusBadRequest, "bad room name: use letters, digits, '-' and '_' (at most 64)")
 	}
-	if !s.limiter.allow(r.RemoteAddr) {
+	if !s.limiter.Allow(r.RemoteAddr) {
 		return a, httperr.Retry(http.StatusTooManyRequests, time.Second, "too many requests from your address; slow down")
 	}
 	if s.closing.Load() {

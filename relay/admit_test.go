@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/internal/httperr"
+	"github.com/relay-av/relay/internal/limit"
 )
 
 // TestAdmitOrder: WHIP and WHEP admit in one fixed order (method, content
@@ -39,7 +41,7 @@ func TestAdmitOrder(t *testing.T) {
 	}
 	gates := map[string]gate{"whip": whipGate, "whep": s.whepGate()}
 	for _, endpoint := range []string{"whip", "whep"} {
-		s.limiter = newIPLimiter(0.001, 1) // each endpoint starts with one request in the bucket
+		s.limiter = limit.NewRate(0.001, 1) // each endpoint starts with one request in the bucket
 		for _, c := range cases {
 			t.Run(endpoint+" "+c.name, func(t *testing.T) {
 				hr := httptest.NewRequest(c.req.method, "/"+endpoint+"/"+c.req.room, strings.NewReader(c.req.body))
@@ -74,4 +76,28 @@ func TestAdmitOrder(t *testing.T) {
 			t.Fatalf("got %v, want 503", err)
 		}
 	})
+}
+
+// TestOfferLimitPerSlash64: an IPv6 client picks a new address of its /64
+// for every offer; the offer limit counts the /64, not the address. (The
+// limiter keyed the full address: each new address had a fresh bucket.)
+func TestOfferLimitPerSlash64(t *testing.T) {
+	r := newTestRelay(t, func(c *Config) { c.RequestRate, c.RequestBurst = 0.001, 2 })
+	offerFrom := func(remote string) int {
+		hr := httptest.NewRequest("POST", "/whep/hall", strings.NewReader(tinyOffer))
+		hr.SetPathValue("room", "hall")
+		hr.RemoteAddr = remote
+		hr.Header.Set("Content-Type", "application/sdp")
+		_, err := r.srv.admit(httptest.NewRecorder(), hr, r.srv.whepGate())
+		return httperr.Status(err)
+	}
+	for i, want := range []int{200, 200, 429, 429} {
+		remote := fmt.Sprintf("[2001:db8:7:1::%x]:443", i+1)
+		if got := offerFrom(remote); got != want {
+			t.Fatalf("offer %d from %s: %d, want %d", i+1, remote, got, want)
+		}
+	}
+	if got := offerFrom("[2001:db8:7:2::1]:443"); got != 200 {
+		t.Errorf("another /64: %d, want 200", got)
+	}
 }

@@ -163,7 +163,4 @@ func TestOfferFloodLimited(t *testing.T) {
 	if limited < 10 {
 		t.Errorf("only %d of 20 flooding offers were limited", limited)
 	}
-	if newIPLimiter(-1, 0).allow("127.0.0.1:1") != true {
-		t.Error("disabled limiter refused")
-	}
 }

@@ -27,9 +27,7 @@ func (s *Server) PublishClip(ctx context.Context, roomName string, c *clip.Clip)
 	if c.Audio != nil {
 		p.expect = append(p.expect, webrtc.RTPCodecTypeAudio)
 	}
-	if old := room.replacePublisher(p); old != nil {
-		old.close("replaced by clip")
-	}
+	room.addPending(p) // takes the room over with its first source
 	start := time.Now()
 	video := webrtc.RTPCodecCapability{MimeType: c.Video.Mime, ClockRate: c.Video.ClockRate}
 	if c.Video.Mime == clip.MimeH264 {

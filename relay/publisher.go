@@ -27,6 +27,7 @@ type publisher struct {
 	mu      sync.Mutex
 	sources []*source
 	closed  bool
+	reaper  *time.Timer // closes a publisher that sends no media in time
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -55,11 +56,23 @@ func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCap
 		p.mu.Unlock()
 		return
 	}
+	// The first media takes the room over from the publisher before.
+	old, ok := p.room.promote(p)
+	if !ok {
+		p.mu.Unlock()
+		return // closed while its first packet came in
+	}
 	p.sources = append(p.sources, src)
 	p.wg.Add(1)
 	p.mu.Unlock()
 	for _, f := range g.attach(src) {
 		f.viewer.close("publisher changed codec")
+	}
+	if old != nil {
+		// The new source is already current: the old one's packets are no
+		// longer forwarded. Closing it waits for its readers, so not here
+		// on the new publisher's first packet.
+		p.srv.background(func() { old.close("replaced by a new publisher") })
 	}
 	if p.room.isPublisher(p) {
 		p.room.setState(StateLive)
@@ -81,6 +94,9 @@ func (p *publisher) closeWith(reason string, st State) {
 		p.mu.Lock()
 		p.closed = true
 		srcs := p.sources
+		if p.reaper != nil {
+			p.reaper.Stop()
+		}
 		p.mu.Unlock()
 		close(p.done)
 		if p.pc != nil {
@@ -95,6 +111,24 @@ func (p *publisher) closeWith(reason string, st State) {
 		p.srv.sessionEnded(p.id)
 		p.wg.Wait()
 		p.log.Info("publisher left", "reason", reason, "duration", time.Since(p.since).Round(time.Second).String())
+	})
+}
+
+// reapUnlessLive closes p unless it has sent media within d: until then it
+// is only pending, and the room's publisher before it stays on air.
+func (p *publisher) reapUnlessLive(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.reaper = time.AfterFunc(d, func() {
+		p.mu.Lock()
+		live := len(p.sources) > 0
+		p.mu.Unlock()
+		if !live {
+			p.close(fmt.Sprintf("sent no media within %v", d))
+		}
 	})
 }
 

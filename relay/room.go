@@ -34,13 +34,18 @@ type Room struct {
 	state     State
 	since     time.Time
 	publisher *publisher
-	viewers   map[string]*viewer
-	started   time.Time // first publish, for transcripts and the lobby
+	// pending are publishers that have been answered but have sent no
+	// media yet: the first of them to send takes the room over. Until then
+	// the current publisher keeps the room on air, so an encoder that
+	// never connects (or a stolen token) cannot take a room off air.
+	pending map[*publisher]struct{}
+	viewers map[string]*viewer
+	started time.Time // first publish, for transcripts and the lobby
 }
 
 func newRoom(cfg RoomConfig, srv *Server) *Room {
 	return &Room{
-		cfg: cfg, srv: srv, state: StateIdle, since: time.Now(), viewers: map[string]*viewer{},
+		cfg: cfg, srv: srv, state: StateIdle, since: time.Now(), viewers: map[string]*viewer{}, pending: map[*publisher]struct{}{},
 		groups: map[webrtc.RTPCodecType]*trackGroup{
 			webrtc.RTPCodecTypeVideo: newTrackGroup(webrtc.RTPCodecTypeVideo),
 			webrtc.RTPCodecTypeAudio: newTrackGroup(webrtc.RTPCodecTypeAudio),
@@ -93,20 +98,52 @@ func (r *Room) liveSources(wait time.Duration) []*source {
 	}
 }
 
-// replacePublisher makes p the room's publisher and returns the one it
-// replaces, which the caller closes.
-func (r *Room) replacePublisher(p *publisher) *publisher {
+// addPending records p as a publisher that takes the room over when its
+// first media arrives (promote).
+func (r *Room) addPending(p *publisher) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.publisher
-	r.publisher = p
-	return old
+	r.pending[p] = struct{}{}
 }
 
-// publisherGone clears p if it is still the room's publisher.
+// promote makes p the room's publisher, if it is not already, and returns
+// the one it replaces, which the caller closes. ok is false when p is
+// neither pending nor the publisher any more (it was closed meanwhile).
+func (r *Room) promote(p *publisher) (old *publisher, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.publisher == p {
+		return nil, true
+	}
+	if _, pending := r.pending[p]; !pending {
+		return nil, false
+	}
+	delete(r.pending, p)
+	old, r.publisher = r.publisher, p
+	return old, true
+}
+
+// publisherByID finds the current or a pending publisher by session id.
+func (r *Room) publisherByID(id string) *publisher {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.publisher; p != nil && p.id == id {
+		return p
+	}
+	for p := range r.pending {
+		if p.id == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// publisherGone clears p if it is still the room's publisher, and forgets
+// it if it was pending.
 func (r *Room) publisherGone(p *publisher, st State) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.pending, p)
 	if r.publisher != p {
 		return
 	}
@@ -150,13 +187,19 @@ func (r *Room) viewer(id string) *viewer {
 
 func (r *Room) close() {
 	r.mu.Lock()
-	p := r.publisher
+	ps := make([]*publisher, 0, 1+len(r.pending))
+	if r.publisher != nil {
+		ps = append(ps, r.publisher)
+	}
+	for p := range r.pending {
+		ps = append(ps, p)
+	}
 	vs := make([]*viewer, 0, len(r.viewers))
 	for _, v := range r.viewers {
 		vs = append(vs, v)
 	}
 	r.mu.Unlock()
-	if p != nil {
+	for _, p := range ps {
 		p.close("relay shutting down")
 	}
 	for _, v := range vs {

@@ -22,6 +22,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/limit"
 )
 
 // RoomConfig declares a room ahead of its first publisher.
@@ -55,9 +56,21 @@ type Config struct {
 	PublisherTimeout time.Duration
 	// ViewerTimeout is how long a silent viewer is kept; 0 means 15 s.
 	ViewerTimeout time.Duration
+	// ConnectTimeout is how long a new viewer may take from its answer to
+	// a connected ICE transport; until then it holds a viewer slot and is
+	// closed when the time is up. A new publisher gets twice as long to
+	// send its first media (nothing waits on it: the room's publisher
+	// before it stays on air meanwhile). 0 means 5 s.
+	ConnectTimeout time.Duration
+	// MaxPendingPerAddr caps the viewer sessions one client address (an
+	// IPv4 address, an IPv6 /64) may hold that are answered but not yet
+	// connected, so a few addresses cannot fill the viewer slots with
+	// offers that never connect. 0 means 32; negative means no cap.
+	MaxPendingPerAddr int
 
-	// RequestRate caps WHIP/WHEP offers per client IP per second; 0 means
-	// 20, negative turns the limit off. RequestBurst is the bucket; 0 means
+	// RequestRate caps WHIP/WHEP offers per client address (an IPv4
+	// address, an IPv6 /64) per second; 0 means 20, negative turns the
+	// limit off. RequestBurst is the bucket; 0 means
 	// 100. Behind a reverse proxy every request shares the proxy's address:
 	// raise or disable the limit there and rate-limit at the proxy.
 	RequestRate  float64
@@ -89,8 +102,11 @@ type Server struct {
 	closeOnce   sync.Once
 	stop        chan struct{} // closed by Close; ends the report loop
 	loopDone    chan struct{}
-	loopRunning bool // set once New has started the loop
-	limiter     *ipLimiter
+	loopRunning bool           // set once New has started the loop
+	limiter     *limit.Rate    // offers per client address
+	pending     *limit.Slots   // viewer sessions not yet connected, per client address
+	bg          sync.WaitGroup // background closes (a replaced publisher); Close waits
+	bgDone      bool           // Close is waiting for bg: run the rest at once (under mu)
 
 	mu    sync.Mutex
 	rooms map[string]*Room
@@ -128,8 +144,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ViewerTimeout <= 0 {
 		cfg.ViewerTimeout = 15 * time.Second
 	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.MaxPendingPerAddr == 0 {
+		cfg.MaxPendingPerAddr = 32
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, rooms: map[string]*Room{}, ended: map[string]time.Time{},
-		stop: make(chan struct{}), loopDone: make(chan struct{}), limiter: newIPLimiter(cfg.RequestRate, cfg.RequestBurst),
+		stop: make(chan struct{}), loopDone: make(chan struct{}), limiter: limit.NewRate(cfg.RequestRate, cfg.RequestBurst),
+		pending:  limit.NewSlots(limit.SlotsConfig{What: "viewer sessions still connecting", PerAddr: max(cfg.MaxPendingPerAddr, 0)}),
 		pionLogs: newPionLogs(cfg.Logger)}
 	for _, rc := range cfg.Rooms {
 		if !ValidRoomName(rc.Name) {
@@ -316,9 +339,34 @@ func (s *Server) Close() error {
 		if s.loopRunning {
 			<-s.loopDone
 		}
+		s.mu.Lock()
+		s.bgDone = true
+		s.mu.Unlock()
+		s.bg.Wait()
 	})
 	return nil
 }
+
+// background runs f in a goroutine that Close waits for (once Close
+// waits, f runs at once instead).
+func (s *Server) background(f func()) {
+	s.mu.Lock()
+	if s.bgDone {
+		s.mu.Unlock()
+		f()
+		return
+	}
+	s.bg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.bg.Done()
+		f()
+	}()
+}
+
+// publisherConnectTimeout is how long a new publisher may take to send
+// its first media.
+func (s *Server) publisherConnectTimeout() time.Duration { return 2 * s.cfg.ConnectTimeout }
 
 // Limits returns the viewer limits in force (defaults applied).
 func (s *Server) Limits() (maxViewers, maxViewersPerRoom int) {

@@ -31,6 +31,13 @@ type viewer struct {
 	// set, and only read after.
 	tracks []*viewerTrack
 
+	// connecting gives back the session's connecting slot (once ICE has
+	// connected, or the session ends); deadline closes it if ICE has not
+	// connected in time.
+	connecting func()
+	connected  atomic.Bool
+	deadline   atomic.Pointer[time.Timer]
+
 	quality   quality
 	remote    atomic.Pointer[netip.AddrPort] // the selected UDP pair's remote address
 	ready     atomic.Bool                    // pc and tracks are set; published after the answer
@@ -112,11 +119,23 @@ func (t *viewerTrack) forwarder() *forwarder {
 	return t.fwd
 }
 
-// start watches the connection and reads RTCP from every sender.
+// start watches the connection and reads RTCP from every sender. A
+// session that has not connected within the server's ConnectTimeout is
+// closed: an offer that never connects holds its slot only that long.
 func (v *viewer) start(senders []*webrtc.RTPSender) {
+	d := v.srv.cfg.ConnectTimeout
+	v.deadline.Store(time.AfterFunc(d, func() {
+		if !v.connected.Load() {
+			v.close(fmt.Sprintf("did not connect within %v", d))
+		}
+	}))
 	v.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		v.log.Debug("viewer connection", "state", st.String())
 		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			if !v.connected.Swap(true) {
+				v.stopConnecting()
+			}
 		case webrtc.PeerConnectionStateFailed:
 			go v.close("connection failed")
 		case webrtc.PeerConnectionStateClosed:
@@ -243,10 +262,22 @@ func (v *viewer) sendReports(now time.Time) {
 	}
 }
 
+// stopConnecting ends the connect deadline and gives back the connecting
+// slot.
+func (v *viewer) stopConnecting() {
+	if t := v.deadline.Load(); t != nil {
+		t.Stop()
+	}
+	if v.connecting != nil {
+		v.connecting()
+	}
+}
+
 // close ends the session and removes it from its room.
 func (v *viewer) close(reason string) {
 	v.closeOnce.Do(func() {
 		v.cancel()
+		v.stopConnecting()
 		for _, t := range v.tracks {
 			if f := t.forwarder(); f != nil {
 				t.group.remove(f)

@@ -61,14 +61,24 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, s.log, err)
 		return
 	}
+	// Until it connects, a session holds one of its address's few
+	// connecting slots besides its viewer slot.
+	connecting, err := s.pending.Acquire(r.RemoteAddr, false)
+	if err != nil {
+		httperr.Write(w, r, s.log, err)
+		return
+	}
 	if s.viewers.Add(1) > int64(s.cfg.MaxViewers) {
 		s.viewers.Add(-1)
+		connecting()
 		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 10*time.Second, "relay is at its viewer limit; retry later"))
 		return
 	}
 	v := s.newViewer(room)
+	v.connecting = connecting
 	if err := room.addViewer(v); err != nil {
 		s.viewers.Add(-1)
+		connecting()
 		v.cancel()
 		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 10*time.Second, "room is at its viewer limit; retry later"))
 		return

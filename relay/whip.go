@@ -35,15 +35,14 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPublisher(room)
 	p.expect = codecs.supportedKinds()
+	room.addPending(p) // it takes the room over with its first media
 	answer, err := s.startPublisherPeer(p, string(in.body))
 	if err != nil {
 		p.close("setup failed")
 		httperr.Write(w, r, s.log, err)
 		return
 	}
-	if old := room.replacePublisher(p); old != nil {
-		old.close("replaced by a new publisher")
-	}
+	p.reapUnlessLive(s.publisherConnectTimeout())
 	p.log.Info("publisher joined", "remote", r.RemoteAddr)
 	w.Header().Set("Location", "/whip/"+in.room+"/"+p.id)
 	w.Header().Set("Content-Type", "application/sdp")
@@ -67,9 +66,9 @@ func (s *Server) startPublisherPeer(p *publisher, offer string) (string, error) 
 func (s *Server) handleWHIPDelete(w http.ResponseWriter, r *http.Request) {
 	var p *publisher
 	if room, err := s.room(r.PathValue("room"), false); err == nil {
-		p = room.currentPublisher()
+		p = room.publisherByID(r.PathValue("id"))
 	}
-	if p == nil || p.id != r.PathValue("id") {
+	if p == nil {
 		if s.recentlyEnded(r.PathValue("id")) {
 			w.WriteHeader(http.StatusOK) // already over: DELETE is idempotent
 			return
