@@ -1,15 +1,18 @@
 package captions
 
-import "testing"
+import (
+	"net/url"
+	"testing"
+)
 
-// A viewer may subscribe to a language before its captioner starts, but a
-// language only viewers asked for is not announced as one the room has.
+// A language only a viewer asked for does not exist: the viewer is refused
+// and the room lists nothing until a captioner uses a language.
 func TestViewerDoesNotAnnounceLanguages(t *testing.T) {
 	e := newEnv(t, t.TempDir(), nil)
 	defer e.close()
-	v := e.viewer("hall", "de")
-	defer v.conn.Close()
-	v.readType("backlog")
+	if _, resp, err := e.dial("/captions/hall/ws", url.Values{"lang": {"de"}}); err == nil || resp.StatusCode != 404 {
+		t.Fatalf("viewer of a language nobody captions: %v %v", resp, err)
+	}
 	langsOf := func() []string {
 		var out []string
 		for _, rs := range e.svc.Rooms() {
@@ -24,7 +27,7 @@ func TestViewerDoesNotAnnounceLanguages(t *testing.T) {
 		return out
 	}
 	if got := langsOf(); len(got) != 0 {
-		t.Fatalf("languages listed after a viewer subscribed: %v", got)
+		t.Fatalf("languages listed after a viewer asked: %v", got)
 	}
 	c := e.captioner("hall", "fr")
 	defer c.conn.Close()

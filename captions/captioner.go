@@ -73,6 +73,12 @@ func (s *Service) handleCaptioner(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	release, err := s.takeSocket(r, true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer release()
 	conn, sock, err := s.upgrade(w, r)
 	if err != nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ func buildSubtitles(cues []Cue, start time.Time, lang string) *astisub.Subtitles
 		return cues[i].Seq < cues[j].Seq
 	})
 	subs := astisub.NewSubtitles()
-	subs.Metadata = &astisub.Metadata{Title: "relay transcript (" + lang + ")"} // WriteToSSA needs metadata
+	subs.Metadata = &astisub.Metadata{Title: "relay transcript (" + lang + ")"} // TTML's title
 	for i, c := range cues {
 		lines := sanitizeCueText(c.Text)
 		if len(lines) == 0 {
@@ -76,19 +77,18 @@ func buildSubtitles(cues []Cue, start time.Time, lang string) *astisub.Subtitles
 func writeTranscript(cues []Cue, start time.Time, lang, format string) ([]byte, error) {
 	subs := buildSubtitles(cues, start, lang)
 	var buf bytes.Buffer
-	if len(subs.Items) == 0 {
-		return emptyTranscript(lang, format)
-	}
 	var err error
-	switch format {
-	case "srt":
-		err = subs.WriteToSRT(&buf)
-	case "vtt":
-		err = subs.WriteToWebVTT(&buf)
-	case "ttml":
-		err = subs.WriteToTTML(&buf)
-	case "ssa", "ass":
-		err = subs.WriteToSSA(&buf)
+	switch {
+	case format == "srt":
+		writeSRT(&buf, subs)
+	case format == "ssa" || format == "ass":
+		writeSSA(&buf, subs, lang)
+	case len(subs.Items) == 0:
+		return emptyTranscript(lang, format)
+	case format == "vtt":
+		err = subs.WriteToWebVTT(&buf) // escapes & and <, the only markup characters of WebVTT text
+	case format == "ttml":
+		err = subs.WriteToTTML(&buf) // XML-escapes the text
 	default:
 		return nil, fmt.Errorf("%w: unknown transcript format %q", errBadQuery, format)
 	}
@@ -98,17 +98,81 @@ func writeTranscript(cues []Cue, start time.Time, lang, format string) ([]byte, 
 	return buf.Bytes(), nil
 }
 
+// writeSRT writes plain SRT. astisub's writer HTML-escapes the text ("&" ->
+// "&amp;"), but SRT has no escapes: players would show the entity. Plain SRT
+// is a counter, a timing line and the text lines, cues apart by a blank
+// line (none after the last: astisub, which replay reads SRT with, would
+// take it for an empty text line). Like astisub's, the file starts with a
+// BOM: players on Windows read an SRT without one in the local code page.
+func writeSRT(w *bytes.Buffer, subs *astisub.Subtitles) {
+	stamp := func(d time.Duration) string {
+		ms := d.Milliseconds()
+		return fmt.Sprintf("%02d:%02d:%02d,%03d", ms/3_600_000, ms/60_000%60, ms/1000%60, ms%1000)
+	}
+	for i, it := range subs.Items {
+		if i == 0 {
+			w.WriteString("\ufeff")
+		} else {
+			w.WriteString("\n")
+		}
+		fmt.Fprintf(w, "%d\n%s --> %s\n", i+1, stamp(it.StartAt), stamp(it.EndAt))
+		for _, l := range it.Lines {
+			w.WriteString(l.String() + "\n")
+		}
+	}
+}
+
+// ssaHeader is the script info and the one Default style every line uses.
+// It is written here, not through astisub, whose style section lists the
+// fields in its own order: Aegisub and VSFilter ignore the Format line and
+// read style fields by their standard position (go-astisub PR #133).
+const ssaHeader = `[Script Info]
+Title: relay transcript (%s)
+ScriptType: v4.00+
+WrapStyle: 0
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H80000000,0,0,0,0,100,100,0,0,1,2,1,2,10,10,10,1
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+`
+
+// ssaOverrideRE is an override block: in SSA/ASS "{\an8}" moves the line and
+// "{\fs80}" restyles it. A captioner's text must stay text, and ASS has no
+// escape for "{", so blocks are removed; a "{" left has no "}" after it and
+// is shown as is.
+var ssaOverrideRE = regexp.MustCompile(`\{[^}]*\}`)
+
+// writeSSA writes an ASS (v4.00+) script: every line in the Default style,
+// override blocks removed, lines joined with the hard break \N.
+func writeSSA(w *bytes.Buffer, subs *astisub.Subtitles, lang string) {
+	stamp := func(d time.Duration) string {
+		cs := d.Milliseconds() / 10
+		return fmt.Sprintf("%d:%02d:%02d.%02d", cs/360_000, cs/6000%60, cs/100%60, cs%100)
+	}
+	fmt.Fprintf(w, ssaHeader, lang)
+	for _, it := range subs.Items {
+		var lines []string
+		for _, l := range it.Lines {
+			if t := strings.TrimSpace(ssaOverrideRE.ReplaceAllString(l.String(), "")); t != "" {
+				lines = append(lines, t)
+			}
+		}
+		if len(lines) > 0 {
+			fmt.Fprintf(w, "Dialogue: 0,%s,%s,Default,,0,0,0,,%s\n", stamp(it.StartAt), stamp(it.EndAt), strings.Join(lines, `\N`))
+		}
+	}
+}
+
 func emptyTranscript(lang, format string) ([]byte, error) {
 	switch format {
-	case "srt":
-		return []byte{}, nil
 	case "vtt":
 		return []byte("WEBVTT\n"), nil
 	case "ttml":
 		return fmt.Appendf(nil, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
 			`<tt xmlns="http://www.w3.org/ns/ttml" xml:lang="%s"><body><div></div></body></tt>`+"\n", lang), nil
-	case "ssa", "ass":
-		return []byte("[Script Info]\nScriptType: v4.00+\n\n[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"), nil
 	}
 	return nil, fmt.Errorf("%w: unknown transcript format %q", errBadQuery, format)
 }

@@ -22,13 +22,18 @@ var (
 // statusOf maps an error to an HTTP status code: the one place where
 // caption handlers decide it.
 func statusOf(err error) int {
+	var he *httperr.Error
 	switch {
+	case errors.As(err, &he): // a socket cap's 429/503 with Retry-After
+		return he.Status
 	case errors.Is(err, auth.ErrMissing), errors.Is(err, auth.ErrInvalid), errors.Is(err, auth.ErrScope):
 		return auth.Status(err)
 	case errors.Is(err, ErrBadRoom), errors.Is(err, ErrBadLang), errors.Is(err, ErrBadText),
 		errors.Is(err, ErrBadMessage), errors.Is(err, errBadBody), errors.Is(err, errBadQuery),
 		errors.Is(err, ErrUnknownSeq):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrNoLanguage):
+		return http.StatusNotFound
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errBadType):
@@ -46,7 +51,8 @@ func statusOf(err error) int {
 // status statusOf gives it. Errors statusOf does not know are logged there
 // and answered 500 without their detail.
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if code := statusOf(err); code != http.StatusInternalServerError {
+	var he *httperr.Error
+	if code := statusOf(err); code != http.StatusInternalServerError && !errors.As(err, &he) {
 		err = &httperr.Error{Status: code, Msg: err.Error(), Cause: err}
 	}
 	httperr.Write(w, r, s.log, err)

@@ -46,6 +46,7 @@ type langHub struct {
 	backlog  *outMsg // cached; nil after a change
 	dirty    bool    // viewers changed since the last status
 	joins    uint64  // captioners ever joined, to order the list
+	gone     bool    // removed from its room (or the room forgotten): attach takes a new hub
 
 	cuesTotal uint64
 	lastCue   time.Time
@@ -94,9 +95,7 @@ func (h *langHub) restore(rec record) {
 			h.cues[i].Text = rec.Text
 		}
 	case recIngest:
-		st := h.ingestFor(rec.Style)
-		st.last = rec.N
-		st.running = rec.Pending
+		h.restoreIngest(rec)
 	}
 }
 
@@ -355,8 +354,20 @@ func (h *langHub) backlogLocked() outMsg {
 
 // emptyLocked reports whether the hub holds nothing and nobody.
 func (h *langHub) emptyLocked() bool {
-	return len(h.subs) == 0 && len(h.caps) == 0 && len(h.cues) == 0 && h.inflight == 0 &&
-		len(h.ingest) == 0 && h.partial == nil && h.deferred == nil && h.nextSeq == 1
+	return !h.usedLocked() && !h.storedLocked() && h.partial == nil
+}
+
+// usedLocked reports whether someone uses the hub: a viewer, a captioner
+// (a socket, a recent HTTP ingest source, the demo), or a cue on its way
+// to the journal.
+func (h *langHub) usedLocked() bool {
+	return len(h.subs) > 0 || len(h.caps) > 0 || h.inflight > 0 || h.deferred != nil
+}
+
+// storedLocked reports whether the language has records in the journal
+// (finals, or HTTP ingest progress).
+func (h *langHub) storedLocked() bool {
+	return len(h.cues) > 0 || h.nextSeq > 1 || len(h.ingest) > 0
 }
 
 // subscribeLocked adds c as a viewer: it gets the backlog, then the current

@@ -187,6 +187,8 @@ func TestTwoLanguageSubscription(t *testing.T) {
 
 func TestTokenScopes(t *testing.T) {
 	e := newEnv(t, "", func(c *Config) { c.Private = func(room string) bool { return room == "secret" } })
+	e.declare("r1", "fr")
+	e.declare("secret", "fr")
 	other, _ := auth.New([]byte("some-other-secret-0123456789"))
 	foreign, _ := other.Issue(auth.RoleCaptioner, "r1", "fr", time.Hour)
 	cases := []struct {

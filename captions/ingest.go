@@ -24,14 +24,50 @@ const (
 	styleZoom    = "zoom"
 )
 
-// ingestState is one HTTP ingest stream of a language: its last seq and, for
-// Zoom, the running text not yet committed. mu serialises the stream's
-// posts, including the wait for durability, so a retry never races its
-// original.
+// Seq rules of an ingest stream. A post is a retry only when its seq and
+// body match one of the stream's last ingestWindow accepted posts: a lower
+// seq with another body is a restarted tool and is stored, so no seq can
+// make the stream swallow later posts.
+const (
+	ingestWindow = 16          // accepted posts remembered per stream, also across restarts
+	maxSeq       = 1 << 53     // the largest seq taken: an integer exact in JavaScript
+	maxSeqJump   = 1_000_000   // how far above the last accepted seq a post may jump (not a stream's first)
+	seqBackLog   = time.Minute // a stream's seq going back is logged at most this often
+)
+
+// postMark is an accepted post with a seq: its seq and body hash.
+type postMark struct {
+	seq  uint64
+	hash string
+}
+
+// ingestState is one HTTP ingest stream of a language: its last accepted
+// seq, the recent posts (to recognise retries) and, for Zoom, the running
+// text not yet committed. mu serialises the stream's posts, including the
+// wait for durability, so a retry never races its original.
 type ingestState struct {
-	mu      sync.Mutex
-	last    uint64
-	running string
+	mu         sync.Mutex
+	last       uint64     // seq of the last accepted post; 0 before the first
+	recent     []postMark // the last ingestWindow accepted posts, oldest first
+	running    string
+	backLogged time.Time // when a seq going back was last logged
+}
+
+func (st *ingestState) isRetry(seq uint64, hash string) bool {
+	for _, m := range st.recent {
+		if m.seq == seq && m.hash == hash {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *ingestState) accepted(seq uint64, hash string) {
+	st.last = seq
+	if len(st.recent) == ingestWindow {
+		st.recent = append(st.recent[:0], st.recent[1:]...)
+	}
+	st.recent = append(st.recent, postMark{seq, hash})
 }
 
 // ingestFor returns the stream state of style; h.mu must be held (or the
@@ -51,25 +87,51 @@ func (h *langHub) ingestState(style string) *ingestState {
 	return h.ingestFor(style)
 }
 
+// restoreIngest applies an ingest record while the service starts. Records
+// written before body hashes were journaled restore the last seq only.
+func (h *langHub) restoreIngest(rec record) {
+	st := h.ingestFor(rec.Style)
+	st.running = rec.Pending
+	if rec.Hash == "" {
+		st.last = rec.N
+		return
+	}
+	st.accepted(rec.N, rec.Hash)
+}
+
 // ingestPost is one HTTP caption post after parsing.
 type ingestPost struct {
 	style  string
 	seq    uint64 // 0: none given, no dedupe
+	hash   string // of the raw body: a retry has the same
 	cues   []timedText
 	zoom   string // Zoom: the raw post, appended to the running text
 	source CaptionerInfo
 }
 
+// bodyHash identifies a post's body among the stream's recent posts.
+func bodyHash(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:8])
+}
+
 // store commits a post: its finals and the stream's progress are durable
-// when it returns nil. A post whose seq is not above the last one is a
-// retry: it is acknowledged (dup true) and not stored again.
+// when it returns nil. A post whose seq and body match a recent accepted
+// post is a retry: it is acknowledged (dup true) and not stored again.
 func (h *langHub) store(p ingestPost) (dup bool, err error) {
 	st := h.ingestState(p.style)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	h.seen(p.source.Session, p.source)
-	if p.seq != 0 && p.seq <= st.last {
-		return true, nil
+	if p.seq != 0 {
+		if st.isRetry(p.seq, p.hash) {
+			return true, nil
+		}
+		// A stream's first seq may be anything up to maxSeq (a tool may
+		// count from a timestamp); after that, a jump is a broken tool.
+		if st.last != 0 && p.seq > st.last && p.seq-st.last > maxSeqJump {
+			return false, fmt.Errorf("%w: seq %d jumps more than %d over the last accepted seq %d", errBadQuery, p.seq, maxSeqJump, st.last)
+		}
 	}
 	texts := p.cues
 	rest := st.running
@@ -83,6 +145,15 @@ func (h *langHub) store(p ingestPost) (dup bool, err error) {
 			texts = append(texts, timedText{Text: f})
 		}
 	}
+	// The ids make a retry after a partially stored post store nothing
+	// twice: they derive from the post and the stream state it met, which
+	// is the same for the retry, and differ for a restarted tool's post
+	// with a seq and body seen long ago.
+	var idBase string
+	if p.seq != 0 {
+		sum := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s\x00%s", st.last, st.running, p.hash))
+		idBase = fmt.Sprintf("%s-%d-%s", p.source.Session, p.seq, hex.EncodeToString(sum[:6]))
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -92,10 +163,9 @@ func (h *langHub) store(p ingestPost) (dup bool, err error) {
 		mu.Unlock()
 	}
 	for i, t := range texts {
-		// The id makes a retry after a partial failure idempotent too.
-		id := fmt.Sprintf("%s-%s-%d-%d", p.style, p.source.Session, p.seq, i)
-		if p.seq == 0 {
-			id = ""
+		id := ""
+		if idBase != "" {
+			id = fmt.Sprintf("%s-%d", idBase, i)
 		}
 		wg.Add(1)
 		h.final(t.Text, id, t.At, func(_ uint64, _ bool, err error) {
@@ -109,7 +179,10 @@ func (h *langHub) store(p ingestPost) (dup bool, err error) {
 		h.partialLine(rest)
 	}
 	wg.Add(1)
-	rec := record{T: recIngest, Lang: h.lang, Style: p.style, N: max(p.seq, st.last), Pending: rest}
+	rec := record{T: recIngest, Lang: h.lang, Style: p.style, N: st.last, Pending: rest}
+	if p.seq != 0 {
+		rec.N, rec.Hash = p.seq, p.hash
+	}
 	if err := h.room.j.append(rec, func(err error) {
 		if err != nil {
 			fail(err)
@@ -123,12 +196,19 @@ func (h *langHub) store(p ingestPost) (dup bool, err error) {
 	if len(errs) > 0 {
 		return false, fmt.Errorf("store %s post: %w", p.style, errors.Join(errs...))
 	}
-	st.last = max(p.seq, st.last)
 	st.running = rest
+	if p.seq != 0 {
+		if p.seq <= st.last && time.Since(st.backLogged) >= seqBackLog {
+			st.backLogged = time.Now()
+			h.room.svc.log.Info("ingest seq went back: a restarted captioning tool, its posts are stored",
+				"room", h.room.name, "lang", h.lang, "style", p.style, "seq", p.seq, "last", st.last)
+		}
+		st.accepted(p.seq, p.hash)
+	}
 	return false, nil
 }
 
-// lastSeq returns the last seq of an ingest stream.
+// lastSeq returns the seq of an ingest stream's last accepted post.
 func (h *langHub) lastSeq(style string) uint64 {
 	st := h.ingestState(style)
 	st.mu.Lock()
@@ -161,7 +241,10 @@ func seqOf(r *http.Request) (uint64, error) {
 		return 0, nil
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
+	switch {
+	case errors.Is(err, strconv.ErrRange), err == nil && n > maxSeq:
+		return 0, fmt.Errorf("%w: seq %s is above 2^53", errBadQuery, v)
+	case err != nil:
 		return 0, fmt.Errorf("%w: seq %q is not a number", errBadQuery, v)
 	}
 	return n, nil
@@ -267,7 +350,7 @@ func (s *Service) handleYouTube(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(cues) == 0 {
 		// A heartbeat: the source is marked alive, nothing else.
-	} else if dup, err := h.store(ingestPost{style: styleYouTube, seq: seq, cues: cues, source: src}); err != nil {
+	} else if dup, err := h.store(ingestPost{style: styleYouTube, seq: seq, hash: bodyHash(body), cues: cues, source: src}); err != nil {
 		s.writeError(w, r, err)
 		return
 	} else if dup {
@@ -304,7 +387,7 @@ func (s *Service) handleZoom(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.TrimSpace(body) == "" {
 		// A heartbeat: the source is marked alive, nothing else.
-	} else if dup, err := h.store(ingestPost{style: styleZoom, seq: seq, zoom: body, source: src}); err != nil {
+	} else if dup, err := h.store(ingestPost{style: styleZoom, seq: seq, hash: bodyHash(body), zoom: body, source: src}); err != nil {
 		s.writeError(w, r, err)
 		return
 	} else if dup {
@@ -314,7 +397,7 @@ func (s *Service) handleZoom(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleZoomSeq serves GET /captions/{room}/post/seq?token=...[&lang=]: the
-// last seq received, as a bare number.
+// last accepted seq, as a bare number.
 func (s *Service) handleZoomSeq(w http.ResponseWriter, r *http.Request) {
 	roomName := r.PathValue("room")
 	if err := validRoom(roomName); err != nil {

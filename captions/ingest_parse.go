@@ -12,12 +12,20 @@ import (
 
 // YouTube-style bodies: pairs of a timestamp line and a caption line.
 const (
-	ytLayout    = "2006-01-02T15:04:05.000" // also the reply format
-	ytMaxSkew   = 60 * time.Second
-	ytMaxCues   = 100
-	runningMax  = 200 // characters of a Zoom running line before it is committed at a space
+	ytLayout   = "2006-01-02T15:04:05.000" // also the reply format
+	ytMaxSkew  = 60 * time.Second
+	runningMax = 200 // characters of a Zoom running line before it is committed at a space
+	// maxPostCues bounds the captions one post of either style stores: a
+	// burst of thousands would overflow every viewer's queue at once and
+	// disconnect them all as slow.
+	maxPostCues = 100
+	ytMaxCues   = maxPostCues // the YouTube-style name FuzzYouTubeBody checks
 	maxBodySize = 64 << 10
 )
+
+// errTooManyCues refuses a post of either style that would store more
+// than maxPostCues captions (413, nothing of it stored).
+var errTooManyCues = fmt.Errorf("%w: at most %d captions per post; send them in several posts", errTooLarge, maxPostCues)
 
 var (
 	ytTimeRE = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?)(?:[ \t]+region:\S*)?[ \t]*$`)
@@ -65,8 +73,8 @@ func parseYouTubeBody(body string, now time.Time) ([]timedText, error) {
 			if err := flush(); err != nil {
 				return nil, err
 			}
-			if len(out) >= ytMaxCues {
-				return nil, fmt.Errorf("%w: more than %d captions in one post", errBadBody, ytMaxCues)
+			if len(out) >= maxPostCues {
+				return nil, errTooManyCues
 			}
 			at, err := time.ParseInLocation("2006-01-02T15:04:05", m[1], time.UTC)
 			if err != nil {
@@ -95,7 +103,7 @@ func parseYouTubeBody(body string, now time.Time) ([]timedText, error) {
 // splitRunning appends a Zoom-style post to the running text and returns the
 // complete lines to commit as finals (at line breaks and sentence ends, or at
 // a space once a line grows past runningMax characters) and the rest, which
-// is shown as the partial.
+// is shown as the partial. More than maxPostCues finals is errTooManyCues.
 func splitRunning(running, post string) (finals []string, rest string, err error) {
 	if !utf8.ValidString(post) {
 		return nil, "", fmt.Errorf("%w: not valid UTF-8", errBadBody)
@@ -115,6 +123,9 @@ func splitRunning(running, post string) (finals []string, rest string, err error
 			return fmt.Errorf("%w: %w", errBadBody, err)
 		}
 		if t != "" {
+			if len(finals) == maxPostCues {
+				return errTooManyCues
+			}
 			finals = append(finals, strings.ReplaceAll(t, "\n", " "))
 		}
 		return nil

@@ -256,8 +256,8 @@ func TestIngestThousandsOfLines(t *testing.T) {
 		body = body[:maxBodySize-1]
 	}
 	resp, _ := e.do(t, http.MethodPost, "/closedcaption?cid="+tok+"&seq=1", "text/plain", body)
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("thousands of lines: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("thousands of lines: %d, want 413 as for a Zoom-style post", resp.StatusCode)
 	}
 	if r := e.svc.existingRoom("r1"); r != nil {
 		if h := r.existing("en"); h != nil && len(h.transcript()) != 0 {

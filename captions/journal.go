@@ -33,7 +33,7 @@ import (
 const (
 	recFinal   = "final"   // a final cue
 	recCorrect = "correct" // new text for an earlier final
-	recIngest  = "ingest"  // HTTP ingest progress: last seq (and running text)
+	recIngest  = "ingest"  // HTTP ingest progress: last seq, its body hash (and running text)
 )
 
 type record struct {
@@ -44,10 +44,12 @@ type record struct {
 	Start time.Time `json:"start,omitzero"`
 	At    time.Time `json:"at,omitzero"`
 	ID    string    `json:"id,omitempty"`
-	// Ingest progress.
+	// Ingest progress: N is the last accepted seq, Hash the body hash of
+	// that post (absent in older journals and for posts without a seq).
 	Style   string `json:"style,omitempty"`
 	N       uint64 `json:"n,omitempty"`
 	Pending string `json:"pending,omitempty"`
+	Hash    string `json:"hash,omitempty"`
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -78,6 +80,7 @@ type journal struct {
 	queue   []jentry
 	closing bool
 	used    bool  // something was appended: the room has durable state
+	writing bool  // the loop holds a batch: writing it or running its callbacks
 	err     error // sticky: once a write failed, every append fails
 
 	wake chan struct{}
@@ -109,46 +112,10 @@ func (j *journal) load() ([]record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	var recs []record
-	var good int64 // offset after the last good record
-	var off int64
-	skipped := 0
-	r := bufio.NewReaderSize(f, 64<<10)
-	for {
-		line, err := r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: read the rest of it.
-			full := append([]byte(nil), line...)
-			for errors.Is(err, bufio.ErrBufferFull) && len(full) <= maxRecordBytes {
-				line, err = r.ReadSlice('\n')
-				full = append(full, line...)
-			}
-			line = full
-		}
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-			f.Close()
-			return nil, fmt.Errorf("read journal %s: %w", j.path, err)
-		}
-		if len(line) == 0 {
-			break
-		}
-		off += int64(len(line))
-		last := err != nil // EOF: no newline, this is the tail
-		rec, perr := parseRecord(line)
-		switch {
-		case perr == nil && !last:
-			recs = append(recs, rec)
-			good = off
-		case last:
-			j.log.Warn("journal: torn last record cut off", "path", j.path, "offset", good, "bytes", len(line), "err", perr)
-		default:
-			skipped++
-			good = off
-			j.log.Warn("journal: corrupt record skipped", "path", j.path, "offset", off-int64(len(line)), "err", perr)
-		}
-		if last {
-			break
-		}
+	recs, good, off, err := scanRecords(f, j.path, j.log.Warn)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
 	if good < off {
 		if err := f.Truncate(good); err != nil {
@@ -166,8 +133,65 @@ func (j *journal) load() ([]record, error) {
 	}
 	j.f = f
 	j.used = true
-	j.log.Debug("journal loaded", "path", j.path, "records", len(recs), "skipped", skipped)
+	j.log.Debug("journal loaded", "path", j.path, "records", len(recs))
 	return recs, nil
+}
+
+// readJournal reads the records of the journal at path without changing
+// the file: a forgotten room's transcript is read this way. A torn last
+// record is left alone (load cuts it off when the room comes back).
+func readJournal(path string, log *slog.Logger) ([]record, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	recs, _, _, err := scanRecords(f, path, log.Debug)
+	return recs, err
+}
+
+// scanRecords reads every record of a journal. good is the offset after the
+// last record to keep and off the end of what was read: a torn last record
+// lies between. warn reports torn and corrupt records.
+func scanRecords(f io.Reader, path string, warn func(msg string, args ...any)) (recs []record, good, off int64, err error) {
+	r := bufio.NewReaderSize(f, 64<<10)
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: read the rest of it.
+			full := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) && len(full) <= maxRecordBytes {
+				line, err = r.ReadSlice('\n')
+				full = append(full, line...)
+			}
+			line = full
+		}
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, 0, 0, fmt.Errorf("read journal %s: %w", path, err)
+		}
+		if len(line) == 0 {
+			return recs, good, off, nil
+		}
+		off += int64(len(line))
+		last := err != nil // EOF: no newline, this is the tail
+		rec, perr := parseRecord(line)
+		switch {
+		case perr == nil && !last:
+			recs = append(recs, rec)
+			good = off
+		case last:
+			warn("journal: torn last record cut off", "path", path, "offset", good, "bytes", len(line), "err", perr)
+		default:
+			good = off
+			warn("journal: corrupt record skipped", "path", path, "offset", off-int64(len(line)), "err", perr)
+		}
+		if last {
+			return recs, good, off, nil
+		}
+	}
 }
 
 func parseRecord(line []byte) (record, error) {
@@ -238,6 +262,7 @@ func (j *journal) loop() {
 			batch := j.queue
 			j.queue = nil
 			closing := j.closing
+			j.writing = len(batch) > 0
 			j.mu.Unlock()
 			if len(batch) == 0 {
 				if closing {
@@ -272,6 +297,9 @@ func (j *journal) loop() {
 			for _, e := range batch {
 				e.done(err)
 			}
+			j.mu.Lock()
+			j.writing = false
+			j.mu.Unlock()
 			if cap(buf) > 1<<20 {
 				buf = nil
 			}
@@ -307,6 +335,15 @@ func (j *journal) inUse() bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.used
+}
+
+// idle reports whether nothing is queued or being written and no write
+// failed: the journal may then be closed while its room is forgotten (a
+// failed one stays, so that /readyz keeps saying so).
+func (j *journal) idle() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.queue) == 0 && !j.writing && j.err == nil
 }
 
 // syncDir makes a new file's directory entry durable.

@@ -95,10 +95,13 @@ func TestCloseEndsEverything(t *testing.T) {
 	e.svc = nil
 }
 
-// TestEmptyRoomsCollected: rooms that only ever had viewers are forgotten
-// once empty, so unauthenticated viewers cannot exhaust MaxRooms.
+// TestEmptyRoomsCollected: rooms that only ever had viewers (of a declared
+// language) are collected once empty, so viewers cannot exhaust MaxRooms.
 func TestEmptyRoomsCollected(t *testing.T) {
-	e := newEnv(t, "", func(c *Config) { c.MaxRooms = 2 })
+	e := newEnv(t, "", func(c *Config) {
+		c.MaxRooms = 2
+		c.Languages = func(string) []string { return []string{"en"} }
+	})
 	keep := e.viewer("watched", "en")
 	keep.readType(typeBacklog)
 	ghost := e.viewer("ghost", "en")

@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +36,12 @@ type env struct {
 	srv  *httptest.Server
 	auth *auth.Authority
 	dir  string
+
+	// The rooms' declared languages (Config.Languages, unless the test
+	// sets its own): viewer declares what it watches, as an operator
+	// would, since viewers create no language.
+	mu       sync.Mutex
+	declared map[string][]string
 }
 
 func quietLogger() *slog.Logger {
@@ -54,9 +62,17 @@ func newEnv(t *testing.T, dir string, mod func(*Config)) *env {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	e := &env{t: t, auth: a, dir: dir, declared: map[string][]string{}}
 	cfg := Config{DataDir: dir, Auth: a, Logger: quietLogger()}
 	if mod != nil {
 		mod(&cfg)
+	}
+	if cfg.Languages == nil {
+		cfg.Languages = func(room string) []string {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.declared[room]
+		}
 	}
 	svc, err := New(cfg)
 	if err != nil {
@@ -64,8 +80,7 @@ func newEnv(t *testing.T, dir string, mod func(*Config)) *env {
 	}
 	mux := http.NewServeMux()
 	svc.Register(mux)
-	srv := httptest.NewServer(mux)
-	e := &env{t: t, svc: svc, srv: srv, auth: a, dir: dir}
+	e.svc, e.srv = svc, httptest.NewServer(mux)
 	t.Cleanup(e.close)
 	return e
 }
@@ -109,8 +124,26 @@ func (e *env) dial(path string, q url.Values) (*wsc, *http.Response, error) {
 	return c, resp, nil
 }
 
+// declare adds languages to the room's configuration (unless the test set
+// Config.Languages itself).
+func (e *env) declare(room string, langs ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range langs {
+		if !slices.Contains(e.declared[room], l) {
+			e.declared[room] = append(e.declared[room], l)
+		}
+	}
+}
+
+// viewer connects a viewer of langs ("en" or "en,fr"), declared first.
 func (e *env) viewer(room, langs string) *wsc {
 	e.t.Helper()
+	for _, l := range strings.Split(langs, ",") {
+		if c, err := CanonicalLang(l); err == nil {
+			e.declare(room, c)
+		}
+	}
 	c, _, err := e.dial("/captions/"+room+"/ws", url.Values{"lang": {langs}})
 	if err != nil {
 		e.t.Fatalf("dial viewer: %v", err)

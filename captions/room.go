@@ -18,23 +18,79 @@ type room struct {
 	svc  *Service
 	j    *journal
 
-	mu    sync.Mutex
-	langs map[string]*langHub
-	start time.Time // session start: the earliest cue's start; zero before the first cue
-	dead  bool      // collected: removed from the service, journal closed
+	mu        sync.Mutex
+	langs     map[string]*langHub
+	start     time.Time // session start: the earliest cue's start; zero before the first cue
+	idleSince time.Time // when the sweep first found nobody in the room; zero while in use
+	dead      bool      // removed from the service (forgotten or collected), journal closed
 }
 
-// collectable marks the room dead if it never stored anything and nobody
-// uses it: viewers of rooms that never get captions must not pin them
-// forever (anyone may open a viewer socket). Lock order is langHub before
-// room, so the hubs are only tried.
-func (r *room) collectable() bool {
-	if r.j.inUse() {
-		return false
+func newRoom(s *Service, name string, j *journal) *room {
+	return &room{name: name, svc: s, j: j, langs: make(map[string]*langHub)}
+}
+
+// roomUse is what the sweep learns of a room.
+type roomUse struct {
+	busy    bool      // a viewer, a captioner or a cue in flight (or a hub was locked: busy)
+	empty   bool      // nothing stored, nothing held: the room may go at once
+	lastCue time.Time // the latest cue of any language
+}
+
+// use drops the hubs nobody uses that hold nothing (a captioner who left
+// without a word, a declared language whose viewers left) and tells how the
+// room is used. Lock order is langHub before room, so the hubs are only
+// tried.
+func (r *room) use() roomUse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := roomUse{empty: !r.j.inUse()}
+	for lang, h := range r.langs {
+		if !h.mu.TryLock() {
+			u.busy, u.empty = true, false
+			continue
+		}
+		switch {
+		case h.usedLocked():
+			u.busy, u.empty = true, false
+		case h.emptyLocked():
+			h.gone = true
+			delete(r.langs, lang)
+		default:
+			u.empty = false
+		}
+		if h.lastCue.After(u.lastCue) {
+			u.lastCue = h.lastCue
+		}
+		h.mu.Unlock()
+	}
+	return u
+}
+
+// idleFor returns how long the sweep has found the room unused (busy false)
+// or resets the clock (busy true).
+func (r *room) idleFor(now time.Time, busy bool) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if busy {
+		r.idleSince = time.Time{}
+		return 0
+	}
+	if r.idleSince.IsZero() {
+		r.idleSince = now
+	}
+	return now.Sub(r.idleSince)
+}
+
+// retire marks the room and its hubs dead if nobody uses it still (and,
+// with empty, it still holds nothing), so that attach will not hand them
+// out again. It returns the languages the journal holds.
+func (r *room) retire(empty bool) (stored []string, ok bool) {
+	if !r.j.idle() || empty && r.j.inUse() {
+		return nil, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var locked []*langHub
+	locked := make([]*langHub, 0, len(r.langs))
 	defer func() {
 		for _, h := range locked {
 			h.mu.Unlock()
@@ -42,21 +98,22 @@ func (r *room) collectable() bool {
 	}()
 	for _, h := range r.langs {
 		if !h.mu.TryLock() {
-			return false
+			return nil, false
 		}
 		locked = append(locked, h)
-		if !h.emptyLocked() {
-			return false
+		if h.usedLocked() || empty && !h.emptyLocked() {
+			return nil, false
+		}
+		if h.storedLocked() {
+			stored = append(stored, h.lang)
 		}
 	}
+	for _, h := range locked {
+		h.gone = true
+	}
 	r.dead = true
-	return true
-}
-
-func (r *room) isDead() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.dead
+	sort.Strings(stored)
+	return stored, true
 }
 
 // hub returns the language's hub, creating it if needed. Lock order: a

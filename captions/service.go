@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +15,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/httperr"
+	"github.com/relay-av/relay/internal/limit"
 )
 
 // Config configures a Service. Zero values mean the documented defaults.
@@ -31,14 +31,20 @@ type Config struct {
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Languages returns the languages declared in a room's configuration;
-	// nil means none. They are listed by Rooms and used to map Zoom's
-	// language-COUNTRY codes.
+	// nil means none. They are listed by Rooms (and Declared) and used to
+	// map Zoom's language-COUNTRY codes, and viewers may wait for them
+	// before any captioner: a declared language is created for its first
+	// viewer. Any other language exists only once a captioner with a valid
+	// token has used it (or its journal has it); viewers never create one.
+	// So this is all the service needs to know of the configured rooms: a
+	// configured room without languages has none until a captioner comes.
 	Languages func(room string) []string
 	// Private reports whether a room needs a viewer token to watch captions
 	// and download transcripts; nil means every room is public.
 	Private func(room string) bool
 
-	// MaxRooms caps the rooms with caption state; 0 means 1000.
+	// MaxRooms caps the rooms with caption state in memory; 0 means 1000.
+	// Forgotten rooms (IdleAfter) do not count.
 	MaxRooms int
 	// MaxLanguages caps the languages per room; 0 means 32.
 	MaxLanguages int
@@ -62,6 +68,31 @@ type Config struct {
 	// IngestIdle is how long an HTTP ingest source stays listed as a
 	// captioner after its last post or heartbeat; 0 means 60 s.
 	IngestIdle time.Duration
+	// IdleAfter is how long a room stays in memory once nobody uses it: no
+	// viewer, no captioner (socket, HTTP ingest source within IngestIdle,
+	// the demo), no cue and no publisher (Live). It is then forgotten: it
+	// leaves Rooms, its journal stays on disk, its transcript can still be
+	// downloaded, and it comes back from the journal (backlog, ids, ingest
+	// seqs) when a captioner, or a viewer of one of its languages, returns.
+	// Rooms that never stored anything go as soon as nobody uses them. 0
+	// means 15 minutes.
+	IdleAfter time.Duration
+	// Live reports whether the room's media has a publisher; such a room is
+	// not forgotten. nil means none has. It is called only for rooms that
+	// are otherwise idle.
+	Live func(room string) bool
+	// MaxSocketsPerAddr caps the caption WebSockets (viewers and captioners
+	// counted together) that one client address holds: an IPv4 address or
+	// an IPv6 /64. 0 means 500 (a hall's Wi-Fi may put hundreds of
+	// delegates' phones behind one NAT address); negative means no cap
+	// (behind a reverse proxy every client has the proxy's address).
+	// Captioners are not held to it. Refused with 429 and Retry-After.
+	MaxSocketsPerAddr int
+	// MaxSockets caps the caption WebSockets in all; 0 means 20 000,
+	// negative means no cap. The last 2% are kept for captioners. Refused
+	// with 503 and Retry-After.
+	MaxSockets int
+
 	// ObserveDelivery, if set, is called with the time from a final entering
 	// the hub (durable) to its write on each viewer socket.
 	ObserveDelivery func(time.Duration)
@@ -97,6 +128,15 @@ func (c Config) withDefaults() Config {
 	if c.IngestIdle <= 0 {
 		c.IngestIdle = 60 * time.Second
 	}
+	if c.IdleAfter <= 0 {
+		c.IdleAfter = 15 * time.Minute
+	}
+	if c.MaxSocketsPerAddr == 0 {
+		c.MaxSocketsPerAddr = 500
+	}
+	if c.MaxSockets == 0 {
+		c.MaxSockets = 20000
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -114,12 +154,15 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // handlers, writers, the status loop
 
-	mu     sync.Mutex
-	rooms  map[string]*room
-	conns  map[*client]struct{}
-	closed bool
+	mu        sync.Mutex
+	rooms     map[string]*room
+	forgotten map[string]*forgotten // rooms out of memory, with a journal
+	conns     map[*client]struct{}
+	closed    bool
 
-	fan *fanout
+	fan     *fanout
+	slots   *limit.Slots // caption sockets, per client address and in total
+	refused refusals
 
 	journalFailures atomic.Uint64
 	// Open WebSocket connections by role, for monitoring.
@@ -140,11 +183,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Service{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		dir:   filepath.Join(cfg.DataDir, "captions"),
-		rooms: make(map[string]*room),
-		conns: make(map[*client]struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		dir:       filepath.Join(cfg.DataDir, "captions"),
+		rooms:     make(map[string]*room),
+		forgotten: make(map[string]*forgotten),
+		conns:     make(map[*client]struct{}),
+		slots:     newSlots(cfg.MaxSocketsPerAddr, cfg.MaxSockets),
 	}
 	s.upgrader = websocket.Upgrader{
 		// Viewers only send pongs and captioners short JSON: a small read
@@ -158,6 +203,11 @@ func New(cfg Config) (*Service, error) {
 		// Tokens travel in the URL, not in cookies, so a cross-origin page
 		// gains nothing it does not already hold: any origin may connect.
 		CheckOrigin: func(*http.Request) bool { return true },
+		// A failed handshake is answered like every other error, and says
+		// what was wrong (the console's probe tells it from a refusal).
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			httperr.Write(w, r, s.log, httperr.New(status, "%v", reason))
+		},
 	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("captions: create data directory: %w", err)
@@ -183,124 +233,7 @@ func (s *Service) journalPath(room string) string {
 	return filepath.Join(s.dir, room+".journal")
 }
 
-func (s *Service) loadRooms() error {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return fmt.Errorf("captions: read data directory: %w", err)
-	}
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".journal")
-		if !ok || e.IsDir() {
-			continue
-		}
-		if validRoom(name) != nil {
-			s.log.Warn("captions: journal with a bad room name ignored", "file", e.Name())
-			continue
-		}
-		j, recs, err := loadJournal(s.journalPath(name), s.log, &s.journalFailures)
-		if err != nil {
-			return fmt.Errorf("captions: room %s: %w", name, err)
-		}
-		r := &room{name: name, svc: s, j: j, langs: make(map[string]*langHub)}
-		s.rooms[name] = r
-		r.restore(recs)
-		s.log.Info("captions: room restored", "room", name, "records", len(recs), "langs", r.languages())
-	}
-	return nil
-}
-
 func (s *Service) backlogLen() int { return s.cfg.Backlog }
-
-// room returns the room, creating it (and its journal) if needed.
-func (s *Service) room(name string) (*room, error) {
-	if err := validRoom(name); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if r, ok := s.rooms[name]; ok {
-		return r, nil
-	}
-	if len(s.rooms) >= s.cfg.MaxRooms {
-		return nil, fmt.Errorf("%d caption rooms: %w", len(s.rooms), ErrLimit)
-	}
-	j, _, err := loadJournal(s.journalPath(name), s.log, &s.journalFailures) // new room: no file yet
-	if err != nil {
-		return nil, fmt.Errorf("room %s: %w", name, err)
-	}
-	r := &room{name: name, svc: s, j: j, langs: make(map[string]*langHub)}
-	s.rooms[name] = r
-	return r, nil
-}
-
-// attach finds (or creates) the hub of (room, lang) and runs fn with the
-// hub locked, unless the room was just collected, in which case it tries
-// again with the room's successor. fn must make the hub non-empty (a viewer,
-// a captioner) so that it is not collected in turn.
-func (s *Service) attach(roomName, lang string, fn func(h *langHub)) (*langHub, error) {
-	for range 3 {
-		h, err := s.hub(roomName, lang)
-		if err != nil {
-			return nil, err
-		}
-		h.mu.Lock()
-		if !h.room.isDead() {
-			fn(h)
-			h.mu.Unlock()
-			return h, nil
-		}
-		h.mu.Unlock()
-	}
-	return nil, fmt.Errorf("room %s: %w", roomName, ErrBusy)
-}
-
-// collect forgets rooms that never stored anything and have nobody in them.
-func (s *Service) collect() {
-	s.mu.Lock()
-	var dead []*room
-	for name, r := range s.rooms {
-		if r.collectable() {
-			delete(s.rooms, name)
-			dead = append(dead, r)
-		}
-	}
-	s.mu.Unlock()
-	for _, r := range dead {
-		if err := r.j.close(); err != nil {
-			s.log.Warn("captions: closing the journal of an empty room", "room", r.name, "err", err)
-		}
-	}
-}
-
-// existingRoom returns the room or nil, without creating it.
-func (s *Service) existingRoom(name string) *room {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rooms[name]
-}
-
-// hub returns the hub of (room, lang), creating both if needed.
-func (s *Service) hub(roomName, lang string) (*langHub, error) {
-	r, err := s.room(roomName)
-	if err != nil {
-		return nil, err
-	}
-	return r.hub(lang)
-}
-
-func (s *Service) allRooms() []*room {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := make([]*room, 0, len(s.rooms))
-	for _, r := range s.rooms {
-		list = append(list, r)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
-	return list
-}
 
 // begin registers a unit of work (a handler) that Close waits for.
 func (s *Service) begin() bool {
@@ -360,7 +293,7 @@ func (s *Service) statusLoop() {
 					h.tick(now, s.cfg.IngestIdle)
 				}
 			}
-			s.collect()
+			s.sweep(now)
 		}
 	}
 }

@@ -68,6 +68,7 @@ func TestSlowViewer(t *testing.T) {
 		c.CaptionerBurst = 1e6
 	})
 	// The stalled viewer shrinks its receive buffer so the socket fills fast.
+	e.declare("r1", "en")
 	d := smallBufferDialer()
 	stalled, _, err := d.Dial(e.wsURL("/captions/r1/ws", map[string][]string{"lang": {"en"}}), nil)
 	if err != nil {
@@ -135,6 +136,7 @@ func TestStalledViewerResumes(t *testing.T) {
 		c.CaptionerRate = 1e6
 		c.CaptionerBurst = 1e6
 	})
+	e.declare("r1", "en")
 	d := smallBufferDialer()
 	conn, _, err := d.Dial(e.wsURL("/captions/r1/ws", map[string][]string{"lang": {"en"}}), nil)
 	if err != nil {

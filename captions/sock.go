@@ -69,7 +69,19 @@ type sockConn struct {
 	client atomic.Pointer[client]
 }
 
+// sendBuffer is the kernel send buffer asked for each caption socket
+// (Linux doubles it for its bookkeeping). Left to autotuning, a socket
+// whose reader stalls keeps growing its buffer, up to net.ipv4.tcp_wmem's
+// maximum (4 MiB by default), and holds that in kernel memory until the
+// write timeout closes it; hundreds of stalled phones would pin gigabytes.
+// Caption traffic is small: this holds several seconds of it, and a
+// backlog that does not fit goes on from the connection's writer.
+const sendBuffer = 16 << 10
+
 func newSockConn(nc net.Conn) *sockConn {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(sendBuffer) // best effort: the defaults work too
+	}
 	return &sockConn{Conn: nc, fd: rawFD(nc)}
 }
 

@@ -91,7 +91,7 @@ func (h *langHub) sendStatusLocked() {
 type LangStats struct {
 	Lang string `json:"lang"`
 	// Announced: a captioner has used the language, or the room config lists
-	// it. Languages only viewers have asked for are not announced.
+	// it.
 	Announced  bool              `json:"announced"`
 	Viewers    int               `json:"viewers"`
 	Captioners []CaptionerInfo   `json:"captioners"`
@@ -118,8 +118,9 @@ type RoomStats struct {
 	Languages []LangStats `json:"languages"`
 }
 
-// Rooms returns a snapshot of every room with caption state, with the
-// languages declared in room config listed even before their first cue.
+// Rooms returns a snapshot of every room with caption state in memory (not
+// the forgotten ones: Config.IdleAfter), with the languages declared in
+// room config listed even before their first cue.
 func (s *Service) Rooms() []RoomStats {
 	var out []RoomStats
 	for _, r := range s.allRooms() {
@@ -166,9 +167,9 @@ func declaredStats(lang string) LangStats {
 }
 
 // announced says whether a language has been used by a captioner (a socket,
-// an HTTP ingest post, a cue). A viewer may subscribe to any valid tag ahead
-// of its captioner, which creates the hub; the pages offer only announced
-// languages, so a crafted client cannot pad the room's language list.
+// an HTTP ingest post, a cue). Viewers create no language (table.go), so
+// every hub is a captioner's or a declared one; a declared language is
+// announced by Rooms whatever this says.
 func (h *langHub) announced() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

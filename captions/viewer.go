@@ -46,14 +46,20 @@ func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	for _, l := range langs {
-		if _, err := s.hub(roomName, l); err != nil { // refuse before the upgrade
-			s.writeError(w, r, err)
-			return
-		}
+	// Refused before the upgrade, creating nothing: a language the room does
+	// not have, then the socket caps.
+	if err := s.checkLanguages(roomName, langs); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	release, err := s.takeSocket(r, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	conn, sock, err := s.upgrade(w, r)
 	if err != nil {
+		release()
 		return // the upgrader has answered
 	}
 	// The connection lives on in its own goroutine so that this handler
@@ -61,10 +67,12 @@ func (s *Service) handleViewer(w http.ResponseWriter, r *http.Request) {
 	// an idle viewer then costs a few KB less.
 	if !s.begin() {
 		conn.Close()
+		release()
 		return
 	}
 	go func() {
 		defer s.wg.Done()
+		defer release()
 		s.serveViewer(conn, sock, roomName, langs)
 	}()
 }
@@ -80,7 +88,7 @@ func (s *Service) serveViewer(conn *websocket.Conn, sock *sockConn, roomName str
 	defer s.viewerConns.Add(-1)
 	for _, l := range langs {
 		var res enqueueResult
-		h, err := s.attach(roomName, l, func(h *langHub) { res = h.subscribeLocked(c) })
+		h, err := s.attachViewer(roomName, l, func(h *langHub) { res = h.subscribeLocked(c) })
 		if err != nil {
 			c.close(websocket.CloseTryAgainLater, "try again")
 			break

@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/relay-av/relay/captions"
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/limit"
 	"github.com/relay-av/relay/relay"
 )
 
@@ -36,6 +36,9 @@ type Captions interface {
 	Rooms() []captions.RoomStats
 	Declared(room string) []captions.LangStats // configured languages of a room without caption state
 	JournalErrors() uint64
+	// RefusedViewers counts caption viewer sockets refused before the
+	// upgrade, by reason.
+	RefusedViewers() map[string]uint64
 	Connections() (viewers, captioners int)
 }
 
@@ -54,6 +57,15 @@ type Params struct {
 	Interval time.Duration
 	// MaxStreams bounds the concurrent /api/rooms/events streams; 0 means 64.
 	MaxStreams int
+	// StreamsPerAddr bounds the streams of one client address (an IPv4
+	// address, an IPv6 /64) without an admin token; 0 means 4, negative
+	// means no per-address cap.
+	StreamsPerAddr int
+	// ReservedStreams is how many of MaxStreams only streams with an admin
+	// token for every room may take, so that the AV team gets in while
+	// anonymous streams hold all the others; 0 means MaxStreams/8 (8 of
+	// 64), negative means none. With a nil Auth no stream is an admin's.
+	ReservedStreams int
 	// SilentAfter is how long a live room's caption language may go without
 	// a final cue before the monitor page highlights it; 0 means 60 s.
 	SilentAfter time.Duration
@@ -67,7 +79,7 @@ type Params struct {
 // Monitor serves the monitoring endpoints.
 type Monitor struct {
 	p       Params
-	streams atomic.Int64 // open /api/rooms/events streams
+	streams *limit.Slots // open /api/rooms/events streams
 
 	readyMu  sync.Mutex
 	readyAt  time.Time // when ready was computed; zero: never
@@ -88,7 +100,7 @@ func New(p Params) *Monitor {
 	if p.SilentAfter <= 0 {
 		p.SilentAfter = time.Minute
 	}
-	return &Monitor{p: p}
+	return &Monitor{p: p, streams: newStreamSlots(p)}
 }
 
 // Register adds the monitoring routes to mux.

@@ -127,6 +127,8 @@ var (
 	descCapDrop    = prometheus.NewDesc("relay_caption_dropped_total", "Caption messages dropped (partial) or viewers disconnected (slow).", []string{"room", "lang", "reason"}, nil)
 	descJournalErr = prometheus.NewDesc("relay_caption_journal_errors_total", "Caption journal writes that failed, and finals refused after a failure.", nil, nil)
 	descWSConns    = prometheus.NewDesc("relay_websocket_connections", "Open caption WebSocket connections, by role (viewer, captioner).", []string{"role"}, nil)
+	descCapRefused = prometheus.NewDesc("relay_caption_viewers_refused_total",
+		"Caption viewer sockets refused before the upgrade, by reason (unknown_language, per_address, total).", []string{"reason"}, nil)
 )
 
 // Quality histogram buckets.
@@ -139,7 +141,7 @@ var (
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descViewers, descPublishers, descLive, descLost, descFwdPkts, descFwdBytes, descInBytes,
 		descInPkts, descKeyframes, descPubStart, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
-		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns} {
+		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns, descCapRefused} {
 		ch <- d
 	}
 }
@@ -196,13 +198,16 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.captions != nil {
 		counter(descJournalErr, c.captions.JournalErrors())
+		for reason, n := range c.captions.RefusedViewers() {
+			counter(descCapRefused, n, reason)
+		}
 		wsViewers, wsCaptioners := c.captions.Connections()
 		gauge(descWSConns, float64(wsViewers), "viewer")
 		gauge(descWSConns, float64(wsCaptioners), "captioner")
 		for _, rs := range c.captions.Rooms() {
 			for _, l := range rs.Languages {
 				if !l.Announced {
-					continue // only viewers asked for it; bounded labels
+					continue // not used yet; bounded labels
 				}
 				gauge(descCapViewers, float64(l.Viewers), rs.Room, l.Lang)
 				gauge(descCapCapts, float64(len(l.Captioners)), rs.Room, l.Lang)

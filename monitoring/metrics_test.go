@@ -187,19 +187,20 @@ func TestMetricsFollowReality(t *testing.T) {
 		t.Errorf("forwarded counter went back from %v to %v when viewers left", fwd, after)
 	}
 
-	// Captions: a viewer socket and a captioner pushing finals.
+	// Captions: a captioner pushing finals and a viewer socket (of a
+	// language the captioner made: viewers make none).
 	ws := "ws" + strings.TrimPrefix(s.url, "http")
-	cv, _, err := websocket.DefaultDialer.Dial(ws+"/captions/hall/ws?lang=fr", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cv.Close()
 	ctok, _ := s.auth.Issue(auth.RoleCaptioner, "hall", "fr", time.Hour)
 	cc, _, err := websocket.DefaultDialer.Dial(ws+"/captions/hall/publish?"+url.Values{"lang": {"fr"}, "token": {ctok}}.Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
+	cv, _, err := websocket.DefaultDialer.Dial(ws+"/captions/hall/ws?lang=fr", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cv.Close()
 	go func() {
 		for {
 			if _, _, err := cc.ReadMessage(); err != nil {

@@ -13,13 +13,16 @@
 //	caption.html  console.js wires captioner.js (acks, resend of unacked
 //	              lines with the same id), captions.js + overlay.js (preview)
 //	publish.html  publish.js wires whip.js and stats.js
-//	monitor.html  the monitoring issue's page
+//	monitor.html  monitor.js wires roomfeed.js (the event stream, read with
+//	              fetch: reconnects after any failure, sends the admin token)
 package player
 
 import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 )
 
 //go:embed static
@@ -38,8 +41,7 @@ func Register(mux *http.ServeMux) {
 	if err != nil {
 		panic(err) // the embed pattern above guarantees the directory
 	}
-	assets := http.StripPrefix("/static/", http.FileServerFS(static))
-	mux.Handle("GET /static/", secure(assets, "", "no-cache"))
+	mux.Handle("GET /static/", secure(assets(static), "", "no-cache"))
 	page := func(name, frameAncestors string) http.Handler {
 		return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.ServeFileFS(w, r, static, name)
@@ -53,6 +55,25 @@ func Register(mux *http.ServeMux) {
 	mux.Handle("GET /publish/{room}", page("publish.html", "'none'"))
 	mux.Handle("GET /monitor", page("monitor.html", "'none'"))
 	mux.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
+}
+
+// assets serves the files under /static/. Unlike http.FileServerFS it
+// lists no directory and answers a path it cannot open (a bad escape such
+// as %ff, which fs.FS refuses as invalid and FileServerFS turned into a
+// 500) with a plain 404: nothing a client sends says more than "not here".
+func assets(static fs.FS) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if !utf8.ValidString(name) || !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		if st, err := fs.Stat(static, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFileFS(w, r, static, name)
+	})
 }
 
 // secure adds the security headers every page and asset carries. Tokens

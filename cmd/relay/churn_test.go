@@ -84,8 +84,9 @@ func TestChurn(t *testing.T) {
 	t.Setenv("RELAY_SECRET", secret)
 	dir := t.TempDir()
 	// Every client here shares 127.0.0.1: lift the per-address offer limit.
+	// The caption viewers come before the captioner: the room declares en.
 	cfgPath := filepath.Join(dir, "relay.yaml")
-	if err := os.WriteFile(cfgPath, []byte("limits:\n  offers_per_second: -1\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte("limits:\n  offers_per_second: -1\nrooms:\n  - name: hall\n    languages: [en]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := startRelay(t, serveConfig{Addr: "127.0.0.1:0", DataDir: dir, Config: cfgPath, Shutdown: time.Second}, slog.New(slog.DiscardHandler))

@@ -28,9 +28,28 @@ type fileConfig struct {
 		// negative: no limit, e.g. behind a reverse proxy that limits).
 		OffersPerSecond float64 `yaml:"offers_per_second"`
 		OfferBurst      int     `yaml:"offer_burst"`
+		// CaptionSocketsPerAddress caps the caption WebSockets of one client
+		// address (IPv4 address, IPv6 /64; 0: 500; negative: no cap, e.g.
+		// behind a reverse proxy). CaptionSockets caps them in all (0:
+		// 20 000; negative: no cap).
+		CaptionSocketsPerAddress int `yaml:"caption_sockets_per_address"`
+		CaptionSockets           int `yaml:"caption_sockets"`
+		// ConnectTimeout is how long a new viewer may take to connect (a
+		// new publisher twice as long to send media) before it is closed;
+		// 0 means 5s. ConnectingPerAddress caps the viewer sessions of one
+		// client address still connecting (0: 32; negative: no cap).
+		ConnectTimeout       time.Duration `yaml:"connect_timeout"`
+		ConnectingPerAddress int           `yaml:"connecting_per_address"`
+		// MonitorStreamsPerAddress caps the /monitor live streams of one
+		// client address without an admin token (0: 4; negative: no cap,
+		// e.g. behind a reverse proxy).
+		MonitorStreamsPerAddress int `yaml:"monitor_streams_per_address"`
 	} `yaml:"limits"`
 	Captions struct {
 		Backlog int `yaml:"backlog"`
+		// IdleAfter: a room nobody uses leaves memory after this long (its
+		// journal stays); 0 means 15m.
+		IdleAfter time.Duration `yaml:"idle_after"`
 	} `yaml:"captions"`
 	Tokens struct {
 		// PrivateByDefault makes every room need viewer tokens.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFileConfig(t *testing.T) {
@@ -26,14 +27,22 @@ rooms:
 limits:
   max_viewers: 500
   offers_per_second: -1
+  caption_sockets_per_address: -1
+  caption_sockets: 30000
+  connect_timeout: 3s
+  connecting_per_address: 8
+  monitor_streams_per_address: -1
 captions:
   backlog: 20
+  idle_after: 2h
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(fc.Rooms) != 2 || fc.Rooms[0].Title != "Plenary hall" || len(fc.Rooms[0].Languages) != 3 || !fc.Rooms[1].Private ||
-		fc.Limits.MaxViewers != 500 || fc.Limits.OffersPerSecond != -1 || fc.Captions.Backlog != 20 {
+		fc.Limits.MaxViewers != 500 || fc.Limits.OffersPerSecond != -1 || fc.Captions.Backlog != 20 ||
+		fc.Limits.CaptionSocketsPerAddress != -1 || fc.Limits.CaptionSockets != 30000 || fc.Captions.IdleAfter != 2*time.Hour ||
+		fc.Limits.ConnectTimeout != 3*time.Second || fc.Limits.ConnectingPerAddress != 8 || fc.Limits.MonitorStreamsPerAddress != -1 {
 		t.Errorf("parsed %+v", fc)
 	}
 	if fc, err := loadFileConfig(write(t, "empty.yaml", "")); err != nil || len(fc.Rooms) != 0 {
@@ -54,6 +63,31 @@ captions:
 	}
 	if _, err := loadFileConfig(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "config") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestREADMEConfigExample: the config file the README shows is one the
+// relay takes, every key known.
+func TestREADMEConfigExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "A config file:\n\n```yaml\n")
+	example, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("no config example in README.md")
+	}
+	path := filepath.Join(t.TempDir(), "relay.yaml")
+	if err := os.WriteFile(path, []byte(example), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := loadFileConfig(path)
+	if err != nil {
+		t.Fatalf("the README's example: %v", err)
+	}
+	if len(fc.Rooms) == 0 || fc.Limits.ConnectTimeout == 0 || fc.Captions.IdleAfter == 0 {
+		t.Errorf("parsed %+v", fc)
 	}
 }
 

@@ -57,7 +57,9 @@ func runLoad(args []string, out, progress io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Token == "" || (cfg.CueRate > 0 && cfg.CaptionToken == "") {
+	// Caption viewers need the captioner too: it creates their language.
+	needCaptioner := cfg.CueRate > 0 || cfg.CaptionViewers > 0
+	if cfg.Token == "" || (needCaptioner && cfg.CaptionToken == "") {
 		secret := os.Getenv("RELAY_SECRET")
 		if secret == "" {
 			return errors.New("give --token (and --caption-token) or set RELAY_SECRET to mint them")
@@ -69,7 +71,7 @@ func runLoad(args []string, out, progress io.Writer) error {
 		if cfg.Token == "" {
 			cfg.Token, _ = a.Issue(auth.RolePublisher, cfg.Room, "", time.Hour)
 		}
-		if cfg.CaptionToken == "" {
+		if cfg.CaptionToken == "" && needCaptioner {
 			cfg.CaptionToken, _ = a.Issue(auth.RoleCaptioner, cfg.Room, cfg.Lang, time.Hour)
 		}
 	}

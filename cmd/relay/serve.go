@@ -111,6 +111,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 // parts are the relay's components, built from the flags, the --config file
 // and RELAY_SECRET.
 type parts struct {
+	fc        *fileConfig
 	authority *auth.Authority
 	devSecret bool // RELAY_SECRET was not set: the secret lives for this run only
 	metrics   *monitoring.Metrics
@@ -128,7 +129,7 @@ func buildParts(c serveConfig, log *slog.Logger) (*parts, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parts{}
+	p := &parts{fc: fc}
 	if p.authority, p.devSecret, err = newAuthority(); err != nil {
 		return nil, err
 	}
@@ -185,20 +186,32 @@ func (p *parts) newSFU(c serveConfig, fc *fileConfig, bindIP net.IP, rooms []rel
 		ObserveRequest: p.metrics.ObserveRequest,
 		Logger:         log, Auth: p.authority, BindIP: bindIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort, PublicIPs: publicIPs,
 		Rooms: rooms, MaxRooms: fc.Limits.MaxRooms, MaxViewers: fc.Limits.MaxViewers, MaxViewersPerRoom: fc.Limits.MaxViewersPerRoom,
+		ConnectTimeout: fc.Limits.ConnectTimeout, MaxPendingPerAddr: fc.Limits.ConnectingPerAddress,
 		RequestRate: fc.Limits.OffersPerSecond, RequestBurst: fc.Limits.OfferBurst,
 	})
 }
 
 // newCaptions builds the caption service; a room's captions are as private
-// as its media.
+// as its media, and stay in memory while it has a publisher.
 func (p *parts) newCaptions(c serveConfig, fc *fileConfig, langs map[string][]string, log *slog.Logger) (*captions.Service, error) {
 	private := p.sfu.Private
 	if fc.Tokens.PrivateByDefault {
 		private = func(string) bool { return true }
 	}
+	sfu := p.sfu
+	live := func(room string) bool {
+		for _, ri := range sfu.Rooms() {
+			if ri.Name == room {
+				return ri.Publisher != nil
+			}
+		}
+		return false
+	}
 	return captions.New(captions.Config{
 		DataDir: filepath.Clean(c.DataDir), Backlog: fc.Captions.Backlog, Auth: p.authority, Logger: log,
-		Languages: func(room string) []string { return langs[room] }, Private: private,
+		Languages: func(room string) []string { return langs[room] }, Private: private, Live: live,
+		IdleAfter:         fc.Captions.IdleAfter,
+		MaxSocketsPerAddr: fc.Limits.CaptionSocketsPerAddress, MaxSockets: fc.Limits.CaptionSockets,
 		ObserveDelivery: p.metrics.ObserveDelivery, ObserveAck: p.metrics.ObserveAck,
 	})
 }
@@ -210,13 +223,13 @@ func (p *parts) handler(ctx context.Context, log *slog.Logger) http.Handler {
 	p.sfu.Register(mux)
 	p.captions.Register(mux)
 	mon := monitoring.New(monitoring.Params{Relay: p.sfu, Captions: p.captions, Admin: p.sfu, Auth: p.authority,
-		Done: ctx.Done(), Logger: log, Ready: p.ready})
+		StreamsPerAddr: p.fc.Limits.MonitorStreamsPerAddress, Done: ctx.Done(), Logger: log, Ready: p.ready})
 	mon.Register(mux)
 	maxViewers, maxPerRoom := p.sfu.Limits()
 	p.metrics.Watch(p.sfu, p.captions, monitoring.Limits{MaxViewers: maxViewers, MaxViewersPerRoom: maxPerRoom})
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	player.Register(mux)
-	return mux
+	return withSecurityHeaders(mux)
 }
 
 // ready is /readyz: not while shutting down, nor when captions cannot be

@@ -40,10 +40,16 @@ type Config struct {
 	// which costs the tool several times less per packet.
 	FullViewers bool
 
+	// CaptionViewers connect after the captioner (which creates their
+	// language: viewers create none), from several loopback addresses when
+	// URL is one (at most 400 from each: a relay's default cap of caption
+	// sockets per address is 500).
 	CaptionViewers int
-	CueRate        float64 // captioner finals per second; 0 means no captioner
-	CaptionToken   string  // captioner token for Room and Lang
-	Lang           string  // caption language; "" means "en"
+	CueRate        float64 // captioner finals per second; 0 means no finals
+	// CaptionToken is a captioner token for Room and Lang; "" means no
+	// captioner (then Lang must be declared in the relay's config).
+	CaptionToken string
+	Lang         string // caption language; "" means "en"
 
 	PID      int       // relay process to measure; 0 means not measured
 	Progress io.Writer // progress lines while running; nil means none

@@ -105,7 +105,12 @@ function start({ lang, token, name }) {
   document.title = `Captioning ${nativeName(lang)} · ${room} · relay`;
 
   app.link = new CaptionerLink({ room, lang, token, name });
-  app.link.addEventListener('state', (e) => showLinkState(e.detail));
+  app.link.addEventListener('state', (e) => {
+    showLinkState(e.detail);
+    // The captioner's own connection makes the language exist: a preview
+    // still waiting for the room to offer it looks again at once.
+    if (e.detail === 'open' && app.feed?.state === 'waiting') app.feed.reconnect(0);
+  });
   app.link.addEventListener('lines', renderLines);
   app.link.addEventListener('status', (e) => showStatus(e.detail));
   app.link.addEventListener('notice', (e) => announce(e.detail));

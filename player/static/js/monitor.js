@@ -1,6 +1,10 @@
 // The AV team's monitor: rooms, publishers, viewers and caption languages,
-// live from /api/rooms/events (server-sent events), with admin actions.
+// live from /api/rooms/events (server-sent events, roomfeed.js), with admin
+// actions. The admin token, when set, also goes with the event stream: the
+// relay keeps a few streams for it, so the AV team gets in while anonymous
+// clients hold all the others.
 import { $, el, clock } from './dom.js';
+import { RoomFeed } from './roomfeed.js';
 
 const TOKEN_KEY = 'relay.adminToken';
 const STALLED_MS = 3000; // a live track without packets for longer is flagged
@@ -255,23 +259,42 @@ function render(snapshot) {
   }
 }
 
-function connect() {
-  const status = $('#status');
-  const es = new EventSource('/api/rooms/events');
-  es.addEventListener('rooms', (ev) => {
-    status.dataset.state = 'ok';
-    status.textContent = 'Live data';
-    const snapshot = JSON.parse(ev.data);
-    const at = Date.parse(snapshot.now) || Date.now();
-    app.rates = new Map((snapshot.rooms || []).map((r) => [r.name, rates(r, at)]));
-    render(snapshot);
-  });
-  es.onerror = () => {
-    // EventSource reconnects by itself (the server asks for 2 s); say so meanwhile.
-    status.dataset.state = 'reconnecting';
-    status.textContent = 'Reconnecting…';
-  };
+// The status badge says whether live data flows and, while it does not, why
+// and when the next attempt is: the AV team must not read stale figures as
+// live ones.
+const status = { ticker: null };
+
+function showStatus({ state, why, at, admin }) {
+  const s = $('#status');
+  clearInterval(status.ticker);
+  status.ticker = null;
+  s.dataset.state = state;
+  s.title = '';
+  if (state === 'ok') {
+    s.textContent = admin ? 'Live data (admin)' : 'Live data';
+  } else if (state === 'connecting') {
+    s.textContent = 'Connecting…';
+  } else {
+    const tick = () => {
+      s.textContent = `${why} · reconnecting in ${Math.max(0, Math.ceil((at - Date.now()) / 1000))} s`;
+    };
+    tick();
+    s.title = 'The figures shown are from the last snapshot received.';
+    status.ticker = setInterval(tick, 1000);
+  }
 }
+
+const feed = new RoomFeed();
+feed.addEventListener('state', (ev) => showStatus(ev.detail));
+feed.addEventListener('snapshot', (ev) => {
+  const snapshot = ev.detail;
+  const at = Date.parse(snapshot.now) || Date.now();
+  app.rates = new Map((snapshot.rooms || []).map((r) => [r.name, rates(r, at)]));
+  render(snapshot);
+});
+// The relay refused the token on the stream (expired, or not an admin
+// token for every room): live data goes on without it.
+feed.addEventListener('refused', () => setAdminState('Token refused for live data', false));
 
 $('#admin-token').value = app.token;
 if (app.token) setAdminState('Token set', true);
@@ -283,5 +306,6 @@ $('#admin').addEventListener('submit', (ev) => {
   app.refused = false;
   app.viewers.clear();
   for (const name of app.open) loadViewers(name);
+  feed.start(app.token); // at once: an admin token takes a reserved stream
 });
-connect();
+feed.start(app.token);

@@ -6,6 +6,11 @@
 
 const LINGER_S = 8; // a line stays this long after its last update
 
+// The browser reads a VTTCue's text as WebVTT cue text, where "<b>" is
+// markup and "&amp;" an entity: a caption is plain text, so its markup
+// characters are escaped.
+const cueText = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 export class NativeTracks {
   constructor(video, store, labelOf) {
     this.video = video;
@@ -53,7 +58,7 @@ export class NativeTracks {
     } else if (cur && cur.cue.endTime > now) {
       cur.cue.endTime = Math.max(cur.cue.startTime + 0.5, now);
     }
-    const cue = new VTTCue(start, now + LINGER_S, c.text);
+    const cue = new VTTCue(start, now + LINGER_S, cueText(c.text));
     t.addCue(cue);
     this.current.set(lang, { seq: c.seq, cue });
   }
