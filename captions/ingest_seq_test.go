@@ -6,7 +6,6 @@ package captions
 // new post; all of it also across a restart of the Service.
 
 import (
-	"bytes"
 	"log/slog"
 	"math"
 	"net/http"
@@ -14,11 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 )
 
 // ingestStyle posts to one ingest style of room r1, language en.
@@ -128,24 +127,6 @@ func TestIngestSeqCannotSwallow(t *testing.T) {
 	}
 }
 
-// syncBuffer collects a Service's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(sub string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), sub)
-}
-
 // TestIngestSeqToolRestart: a captioning tool restarts and counts from 1
 // again. Its posts were acknowledged and dropped; now they are stored, the
 // seq endpoint follows the tool, and the restart is logged once, not per
@@ -153,7 +134,7 @@ func (s *syncBuffer) count(sub string) int {
 func TestIngestSeqToolRestart(t *testing.T) {
 	for _, st := range ingestStyles {
 		t.Run(st.name, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &testkit.LockedBuffer{}
 			withLog := func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) }
 			c := newIngestClient(t, newEnv(t, "", withLog), st)
 			var want []string
@@ -175,7 +156,7 @@ func TestIngestSeqToolRestart(t *testing.T) {
 					t.Fatalf("post/seq = %q, want 1", got)
 				}
 			}
-			if n := logs.count("ingest seq went back"); n != 1 {
+			if n := strings.Count(logs.String(), "ingest seq went back"); n != 1 {
 				t.Fatalf("the restarts were logged %d times, want once", n)
 			}
 			c.restart(nil)

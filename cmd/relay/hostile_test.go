@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
 )
@@ -78,7 +79,7 @@ func TestSlowLorisClosed(t *testing.T) {
 func TestNoSecretsInLogsOrAPI(t *testing.T) {
 	const secret = "no-leak-secret-0123456789abcdef"
 	t.Setenv("RELAY_SECRET", secret)
-	var logs lockedBuffer
+	var logs testkit.LockedBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := startRelay(t, serveConfig{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Shutdown: time.Second}, log)
 	a, _ := auth.New([]byte(secret))

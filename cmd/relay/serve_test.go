@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,27 +13,10 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
 )
-
-// lockedBuffer collects serve's start-up notes from its goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestServeDemoAndShutdown runs the wired relay as `relay serve --demo` does,
 // watches the demo room with a pion viewer, then stops it as SIGTERM would
@@ -47,7 +28,7 @@ func TestServeDemoAndShutdown(t *testing.T) {
 	defer cancel()
 	started := make(chan string, 1)
 	done := make(chan error, 1)
-	out := &lockedBuffer{}
+	out := &testkit.LockedBuffer{}
 	cfg := serveConfig{Addr: "127.0.0.1:0", UDPPort: 0, DataDir: t.TempDir(), Demo: true, Shutdown: 4 * time.Second}
 	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), out, started) }()
 	var addr string

@@ -5,11 +5,13 @@ package testkit
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/asticode/go-astisub"
@@ -126,4 +128,24 @@ func TranscriptCounts(t testing.TB, url string) map[string]int {
 		have[strings.Join(lines, "\n")]++
 	}
 	return have
+}
+
+// LockedBuffer collects what other goroutines write (a relay's log, its
+// start-up notes) and may be read while they write.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what has been written so far.
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
