@@ -30,21 +30,26 @@ func TestEveryUnauthorizedAnswer(t *testing.T) {
 	endpoints := []struct {
 		method, path, ctype, body string
 		tokenParam                string // query parameter that carries the token, "" for a bearer header
+		optional                  bool   // works without a token: only a bad one is refused
 	}{
-		{"POST", "/whip/hall", "application/sdp", "v=0\r\n", ""},
-		{"POST", "/whep/closed", "application/sdp", "v=0\r\n", ""},
-		{"GET", "/captions/closed/ws?lang=en", "", "", "token"},
-		{"GET", "/captions/hall/publish?lang=en", "", "", "token"},
-		{"POST", "/captions/hall/post?lang=en&seq=1", "text/plain", "hello", "token"},
-		{"GET", "/captions/hall/post/seq?lang=en", "", "", "token"},
-		{"POST", "/closedcaption?seq=1&room=hall", "text/plain", "2026-12-01T10:00:00.000\nhello\n", "cid"},
-		{"GET", "/captions/closed/transcript.srt?lang=en", "", "", "token"},
-		{"GET", "/api/rooms/hall/viewers", "", "", ""},
-		{"POST", "/api/rooms/hall/publisher/disconnect", "", "", ""},
-		{"POST", "/api/rooms/hall/viewers/v1/disconnect", "", "", ""},
+		{"POST", "/whip/hall", "application/sdp", "v=0\r\n", "", false},
+		{"POST", "/whep/closed", "application/sdp", "v=0\r\n", "", false},
+		{"GET", "/captions/closed/ws?lang=en", "", "", "token", false},
+		{"GET", "/captions/hall/publish?lang=en", "", "", "token", false},
+		{"POST", "/captions/hall/post?lang=en&seq=1", "text/plain", "hello", "token", false},
+		{"GET", "/captions/hall/post/seq?lang=en", "", "", "token", false},
+		{"POST", "/closedcaption?seq=1&room=hall", "text/plain", "2026-12-01T10:00:00.000\nhello\n", "cid", false},
+		{"GET", "/captions/closed/transcript.srt?lang=en", "", "", "token", false},
+		{"GET", "/api/rooms/hall/viewers", "", "", "", false},
+		{"POST", "/api/rooms/hall/publisher/disconnect", "", "", "", false},
+		{"POST", "/api/rooms/hall/viewers/v1/disconnect", "", "", "", false},
+		{"GET", "/api/rooms/events", "", "", "token", true}, // the monitor's stream: anonymous, or an admin's
 	}
 	for _, e := range endpoints {
 		for _, token := range []string{"", forged} {
+			if token == "" && e.optional {
+				continue
+			}
 			name := e.method + " " + e.path + " no token"
 			if token != "" {
 				name = e.method + " " + e.path + " forged token"
