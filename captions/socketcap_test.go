@@ -2,7 +2,6 @@ package captions
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -12,13 +11,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 )
 
 // dialFrom opens a caption WebSocket from the loopback address local
 // (Linux routes all of 127.0.0.0/8 to lo).
 func (e *env) dialFrom(local, path string, q url.Values) (*websocket.Conn, *http.Response, error) {
-	nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: nd.DialContext}
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, NetDialContext: testkit.DialerFrom(local).DialContext}
 	conn, resp, err := d.DialContext(context.Background(), e.wsURL(path, q), nil)
 	if conn != nil {
 		e.t.Cleanup(func() { conn.Close() })

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 )
 
 // streamServer is a Monitor with the default stream caps behind a real
@@ -40,10 +40,7 @@ type streamClient struct {
 
 func clientFrom(t *testing.T, ip string) *streamClient {
 	t.Helper()
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	tr := &http.Transport{DialContext: d.DialContext}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &streamClient{t: t, http: &http.Client{Transport: tr}}
+	return &streamClient{t: t, http: testkit.ClientFrom(t, ip)}
 }
 
 // open asks for a stream; with a 200 it reads the first line and keeps the

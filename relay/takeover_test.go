@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay/peer"
 )
 
@@ -48,13 +48,6 @@ func deadOffer(t *testing.T, publish bool) string {
 		t.Fatal(err)
 	}
 	return offer.SDP
-}
-
-// clientFrom is an HTTP client whose connections come from ip (any
-// 127.0.0.0/8 address on Linux): another client address for the relay.
-func clientFrom(ip string) *http.Client {
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
 // post sends an offer and returns the status and Location.
@@ -134,7 +127,7 @@ func TestOffersThatNeverConnect(t *testing.T) {
 	offer := deadOffer(t, false)
 	counts := map[int]int{}
 	for _, from := range []string{"127.0.0.1", "127.0.0.2"} {
-		c := clientFrom(from)
+		c := testkit.ClientFrom(t, from)
 		for range 6 {
 			status, _ := post(t, c, r.url+"/whep/hall", "", offer)
 			counts[status]++
@@ -150,7 +143,7 @@ func TestOffersThatNeverConnect(t *testing.T) {
 	for v == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var err error
-		v, err = peer.View(ctx, peer.ViewConfig{URL: r.url + "/whep/hall", Options: peer.Options{Loopback: true, Client: clientFrom("127.0.0.3")}})
+		v, err = peer.View(ctx, peer.ViewConfig{URL: r.url + "/whep/hall", Options: peer.Options{Loopback: true, Client: testkit.ClientFrom(t, "127.0.0.3")}})
 		cancel()
 		if err != nil {
 			if time.Since(filled) > 3*time.Second {

@@ -7,12 +7,14 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/asticode/go-astisub"
 	"github.com/chromedp/chromedp"
@@ -148,4 +150,19 @@ func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// DialerFrom dials from the loopback address ip: Linux routes all of
+// 127.0.0.0/8 to lo, so tests play several client addresses (127.0.0.2,
+// 127.0.0.3, ...) against one relay.
+func DialerFrom(ip string) *net.Dialer {
+	return &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+}
+
+// ClientFrom is an HTTP client whose connections come from the loopback
+// address ip (see DialerFrom); its idle connections close when t ends.
+func ClientFrom(t testing.TB, ip string) *http.Client {
+	tr := &http.Transport{DialContext: DialerFrom(ip).DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
