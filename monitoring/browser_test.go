@@ -111,6 +111,16 @@ func (b *browser) wait(timeout time.Duration, what, js string) {
 	}
 }
 
+// clickNow clicks the element sel finds at the moment of the click. The
+// monitor page renders its room cards anew with every snapshot (and at
+// once when a token is saved): a node chromedp looked up a moment before
+// may be gone by its click.
+func (b *browser) clickNow(timeout time.Duration, sel string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; e.click(); return true })()`, sel)
+	b.wait(timeout, "a click on "+sel, js)
+}
+
 // screenshot saves the viewport as name.png under $RELAY_SCREENSHOTS (or
 // the system temp dir) and returns the file.
 func (b *browser) screenshot(name string) string {
@@ -251,8 +261,8 @@ func TestBrowserMonitor(t *testing.T) {
 	b.do(10*time.Second, chromedp.EmulateViewport(1280, 800))
 	b.do(10*time.Second,
 		chromedp.SetValue(chromedp.CSS(`#admin-token`), mustIssue(t, s, auth.RoleViewer, "plenary")),
-		chromedp.Click(chromedp.CSS(`#admin-save`)),
-		chromedp.Click(chromedp.CSS(`[data-room="plenary"] [data-action="viewers"]`)))
+		chromedp.Click(chromedp.CSS(`#admin-save`)))
+	b.clickNow(10*time.Second, `[data-room="plenary"] [data-action="viewers"]`)
 	b.wait(10*time.Second, "a viewer token refused", `document.querySelector('#admin-state').textContent === 'Token refused'`)
 	b.do(10*time.Second,
 		chromedp.SetValue(chromedp.CSS(`#admin-token`), mustIssue(t, s, auth.RoleAdmin, "*")),
@@ -261,7 +271,7 @@ func TestBrowserMonitor(t *testing.T) {
 	if got := s.value(t, `relay_viewers{room="plenary"}`); got != n {
 		t.Fatalf("relay_viewers = %v before the disconnect", got)
 	}
-	b.do(10*time.Second, chromedp.Click(chromedp.CSS(`[data-room="plenary"] .viewers li button`)))
+	b.clickNow(10*time.Second, `[data-room="plenary"] .viewers li button`)
 	b.wait(15*time.Second, "2 viewers after a disconnect", room+`.querySelector('[data-fact="viewers"]').textContent === '2' && `+room+`.querySelectorAll('.viewers li').length === 2`)
 	waitMetric(t, "relay_viewers = 2", func() bool { return s.value(t, `relay_viewers{room="plenary"}`) == 2 })
 	b.wait(5*time.Second, "the ingest bitrate still shown", `/b\/s$/.test(`+room+`.querySelector('[data-fact="ingest"]').textContent)`)
