@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/language"
+	"github.com/relay-av/relay/internal/langtag"
 )
 
 // Cue is one caption line of one language of one room.
@@ -29,7 +29,6 @@ type Cue struct {
 const (
 	maxTextRunes = 1000 // characters in one cue
 	maxIDBytes   = 128  // bytes in a captioner's cue id
-	maxLangBytes = 35   // bytes in a language tag
 )
 
 // Errors a caller can cause. HTTP handlers answer them with 400.
@@ -50,20 +49,14 @@ func validRoom(name string) error {
 }
 
 // CanonicalLang validates a BCP 47 tag and returns its canonical form
-// ("EN-us" -> "en-US"). The undetermined language is refused.
+// ("EN-us" -> "en-US") through langtag, the one place tags are read; its
+// errors wrap ErrBadLang.
 func CanonicalLang(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > maxLangBytes {
-		return "", fmt.Errorf("%w: %q", ErrBadLang, s)
-	}
-	tag, err := language.Parse(s)
+	c, err := langtag.Canonical(s)
 	if err != nil {
-		return "", fmt.Errorf("%w: %q: %w", ErrBadLang, s, err)
+		return "", fmt.Errorf("%w: %w", ErrBadLang, err)
 	}
-	if b, conf := tag.Base(); conf != language.Exact || b.String() == "und" {
-		return "", fmt.Errorf("%w: %q names no language", ErrBadLang, s)
-	}
-	return tag.String(), nil
+	return c, nil
 }
 
 // cleanText checks and normalises caption text: it must be valid UTF-8;

@@ -19,6 +19,15 @@ type ViewerInfo struct {
 	Jitter  time.Duration `json:"jitterNs"`
 	RTT     time.Duration `json:"rttNs"`
 	Reports uint64        `json:"reports"`
+	// Audio, Sign and Video are the viewer's selection ("floor" or a
+	// language; "" for no sign channel; "auto" or a layer); PlayingAudio
+	// is what its first audio track carries now (the floor while the
+	// selected booth is down) and PlayingSign the sign channel it sees.
+	Audio        string `json:"audio"`
+	Sign         string `json:"sign"`
+	Video        string `json:"video"`
+	PlayingAudio string `json:"playingAudio"`
+	PlayingSign  string `json:"playingSign"`
 }
 
 // Viewers lists a room's viewers, oldest first.
@@ -31,7 +40,9 @@ func (s *Server) Viewers(room string) ([]ViewerInfo, error) {
 	out := make([]ViewerInfo, 0, len(snap.viewers))
 	for _, v := range snap.viewers {
 		q := v.quality
-		out = append(out, ViewerInfo{Tag: v.tag, Since: v.since, Loss: q.Loss, Jitter: q.Jitter, RTT: q.RTT, Reports: q.Reports})
+		out = append(out, ViewerInfo{Tag: v.tag, Since: v.since, Loss: q.Loss, Jitter: q.Jitter, RTT: q.RTT, Reports: q.Reports,
+			Audio: orFloor(v.sel.audio), Sign: v.sel.sign, Video: v.sel.video,
+			PlayingAudio: orFloor(v.playingAudio), PlayingSign: v.playingSign})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil

@@ -24,6 +24,7 @@ type gate struct {
 	// needToken is set, the token is needed only for rooms it says so of
 	// (a WHEP viewer of a private room).
 	role      auth.Role
+	or        auth.Role // a second role that also does; "" for none
 	needToken func(room string) bool
 }
 
@@ -52,7 +53,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, g gate) (admissio
 		}
 	}
 	if g.role != "" && (g.needToken == nil || g.needToken(a.room)) {
-		claims, err := s.cfg.Auth.Check(auth.FromHeader(r.Header.Get("Authorization")), auth.Need{Role: g.role, Room: a.room})
+		claims, err := s.cfg.Auth.Check(auth.FromHeader(r.Header.Get("Authorization")), auth.Need{Role: g.role, Or: g.or, Room: a.room})
 		if err != nil {
 			return a, err
 		}

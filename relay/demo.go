@@ -7,44 +7,70 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/relay-av/relay/internal/langtag"
 	"github.com/relay-av/relay/relay/clip"
 )
 
-// PublishClip publishes c into room, looping, through the same source path
-// as a WHIP publisher. It returns when ctx ends or a real publisher takes
-// the room over.
-func (s *Server) PublishClip(ctx context.Context, roomName string, c *clip.Clip) error {
+// PublishClip publishes c into a channel of room (lang "" is the floor,
+// otherwise a language tag), looping, through the same source path as a
+// WHIP publisher. It returns when ctx ends or a real publisher takes the
+// channel over.
+func (s *Server) PublishClip(ctx context.Context, roomName, lang string, c *clip.Clip) error {
 	if !ValidRoomName(roomName) {
 		return errors.New("bad room name")
+	}
+	if lang != "" {
+		var err error
+		if lang, err = langtag.Canonical(lang); err != nil {
+			return err
+		}
 	}
 	room, err := s.room(roomName, true)
 	if err != nil {
 		return err
 	}
-	p := s.newPublisher(room)
+	ch, err := room.channelFor(lang)
+	if err != nil {
+		return err
+	}
+	p := s.newPublisher(room, ch)
 	p.tag = "clip"
-	p.expect = []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}
+	if c.Video != nil {
+		p.expect = append(p.expect, webrtc.RTPCodecTypeVideo)
+	}
 	if c.Audio != nil {
 		p.expect = append(p.expect, webrtc.RTPCodecTypeAudio)
 	}
-	room.addPending(p) // takes the room over with its first source
-	start := time.Now()
-	video := webrtc.RTPCodecCapability{MimeType: c.Video.Mime, ClockRate: c.Video.ClockRate}
-	if c.Video.Mime == clip.MimeH264 {
-		video.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	if len(p.expect) == 0 {
+		return errors.New("clip has no media")
 	}
-	p.addSource(webrtc.RTPCodecTypeVideo, video, newClipReader(ctx, p.done, clip.NewStream(c.Video, 96, 0x1234), start), nil)
+	room.addPending(p) // takes the channel over with its first source
+	start := time.Now()
+	if c.Video != nil {
+		video := webrtc.RTPCodecCapability{MimeType: c.Video.Mime, ClockRate: c.Video.ClockRate}
+		if c.Video.Mime == clip.MimeH264 {
+			video.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+		}
+		p.addSource(webrtc.RTPCodecTypeVideo, video, newClipReader(ctx, p.done, clip.NewStream(c.Video, 96, 0x1234), start), nil, 0)
+	}
 	if c.Audio != nil {
 		audio := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
-		p.addSource(webrtc.RTPCodecTypeAudio, audio, newClipReader(ctx, p.done, clip.NewStream(c.Audio, 111, 0x5678), start), nil)
+		p.addSource(webrtc.RTPCodecTypeAudio, audio, newClipReader(ctx, p.done, clip.NewStream(c.Audio, 111, 0x5678), start), nil, 0)
 	}
-	p.log.Info("clip publishing", "codec", c.Video.Mime, "length", c.Video.Length().Round(time.Millisecond).String())
+	p.log.Info("clip publishing", "length", clipLength(c).Round(time.Millisecond).String())
 	select {
 	case <-ctx.Done():
 		p.close("clip stopped")
 	case <-p.done:
 	}
 	return nil
+}
+
+func clipLength(c *clip.Clip) time.Duration {
+	if c.Video != nil {
+		return c.Video.Length()
+	}
+	return c.Audio.Length()
 }
 
 // clipReader paces a clip stream in real time as a packetReader.

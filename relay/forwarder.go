@@ -17,6 +17,7 @@ type forwarder struct {
 	ssrc      uint32
 	pt        uint8
 	clockRate uint32
+	codec     webrtc.RTPCodecCapability // what the viewer negotiated
 	viewer    *viewer
 
 	// Hot-path state: written only by the goroutine doing this group's

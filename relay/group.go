@@ -8,11 +8,13 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// trackGroup is one kind of media (video or audio) of a room. It outlives
-// publishers: viewers' forwarders stay in it while publishers come and go, so
-// a replacement publisher resumes every viewer without renegotiation.
+// trackGroup is one kind of media (video or audio) of one channel of a room.
+// It outlives publishers: viewers' forwarders stay in it while publishers
+// come and go, so a replacement publisher resumes every viewer without
+// renegotiation; a viewer's selection moves its forwarder between groups.
 type trackGroup struct {
 	kind webrtc.RTPCodecType
+	lang string // the channel's: "" for the floor
 
 	// fanMu serialises fan-out: while a replaced source finishes a packet
 	// the new one waits, so a forwarder is only ever written by one goroutine.
@@ -24,8 +26,9 @@ type trackGroup struct {
 	codec   webrtc.RTPCodecCapability
 	fwd     atomic.Pointer[[]*forwarder] // copy on write; read without a lock
 	sources []*source                    // attached and still running
-	// retired holds the counts of forwarders and sources that are gone, so
-	// the group's totals never go down when viewers or publishers leave.
+	// retired holds the counts of sources that are gone, so the group's
+	// totals never go down when publishers leave. (Forwarders move between
+	// groups: the room counts them, per viewer.)
 	retired KindStats
 }
 
@@ -52,9 +55,16 @@ func (g *trackGroup) forward(s *source, ps []*packet) {
 func (g *trackGroup) attach(s *source) (stale []*forwarder) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.codec.MimeType != "" && !sameCodec(g.codec, s.codec) {
-		stale = *g.fwd.Load()
-		g.fwd.Store(&[]*forwarder{})
+	keep := make([]*forwarder, 0, len(*g.fwd.Load()))
+	for _, f := range *g.fwd.Load() {
+		if sameCodec(f.codec, s.codec) {
+			keep = append(keep, f)
+		} else {
+			stale = append(stale, f)
+		}
+	}
+	if len(stale) > 0 {
+		g.fwd.Store(&keep)
 	}
 	g.codec = s.codec
 	g.sources = append(g.sources, s)
@@ -97,7 +107,13 @@ func (g *trackGroup) remove(f *forwarder) {
 	fs = append(fs, old[:i]...)
 	fs = append(fs, old[i+1:]...)
 	g.fwd.Store(&fs)
-	f.addTo(&g.retired)
+}
+
+// settle waits for the fan-out in progress, if any: a forwarder just
+// removed may still be written by it, and after settle it no longer is.
+func (g *trackGroup) settle() {
+	g.fanMu.Lock()
+	defer g.fanMu.Unlock() // nothing to do inside: taking the lock is the barrier
 }
 
 // retire moves a finished source's counts into the group's totals.
@@ -110,24 +126,17 @@ func (g *trackGroup) retire(s *source) {
 	}
 }
 
-// stats totals the group: retired counts plus every live forwarder and
-// source, read under the lock that moves counts into retired.
-func (g *trackGroup) stats() KindStats {
+// addSourceStats adds the group's ingest totals to st: retired counts
+// plus every live source, read under the lock that moves counts into
+// retired.
+func (g *trackGroup) addSourceStats(st *KindStats) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	st := g.retired
-	for _, f := range *g.fwd.Load() {
-		f.addTo(&st)
-	}
+	st.add(g.retired)
 	for _, s := range g.sources {
-		s.addTo(&st)
+		s.addTo(st)
 	}
-	st.Viewers = len(*g.fwd.Load())
-	st.Codec = g.codec.MimeType
-	return st
 }
-
-func (g *trackGroup) viewers() int { return len(*g.fwd.Load()) }
 
 // sameCodec says whether a viewer negotiated for a can play b.
 func sameCodec(a, b webrtc.RTPCodecCapability) bool {

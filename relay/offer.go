@@ -20,22 +20,27 @@ const (
 	maxOfferCandidates = 64
 )
 
-// offerCodecs is what an offer can carry, per media kind.
-type offerCodecs map[webrtc.RTPCodecType][]webrtc.RTPCodecCapability
+// offerCodecs is what an offer can carry, per media kind, and how many
+// media sections of each kind it has (a WHEP offer's second audio or video
+// section asks for the floor under the interpretation, or sign language).
+type offerCodecs struct {
+	codecs map[webrtc.RTPCodecType][]webrtc.RTPCodecCapability
+	lines  map[webrtc.RTPCodecType]int
+}
 
 // parseOffer validates an offer's shape and lists its codecs.
 func parseOffer(raw string) (offerCodecs, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(raw); err != nil {
-		return nil, httperr.New(http.StatusBadRequest, "offer is not valid SDP: %v", err)
+		return offerCodecs{}, httperr.New(http.StatusBadRequest, "offer is not valid SDP: %v", err)
 	}
 	if len(sd.MediaDescriptions) == 0 {
-		return nil, httperr.New(http.StatusBadRequest, "offer has no media")
+		return offerCodecs{}, httperr.New(http.StatusBadRequest, "offer has no media")
 	}
 	if len(sd.MediaDescriptions) > maxMediaSections {
-		return nil, httperr.New(http.StatusBadRequest, "offer has %d media sections, at most %d allowed", len(sd.MediaDescriptions), maxMediaSections)
+		return offerCodecs{}, httperr.New(http.StatusBadRequest, "offer has %d media sections, at most %d allowed", len(sd.MediaDescriptions), maxMediaSections)
 	}
-	out := offerCodecs{}
+	out := offerCodecs{codecs: map[webrtc.RTPCodecType][]webrtc.RTPCodecCapability{}, lines: map[webrtc.RTPCodecType]int{}}
 	cands := 0
 	for _, md := range sd.MediaDescriptions {
 		kind := webrtc.NewRTPCodecType(md.MediaName.Media)
@@ -56,16 +61,17 @@ func parseOffer(raw string) (offerCodecs, error) {
 		if kind == 0 {
 			continue // data channels and the like: not ours, but harmless
 		}
+		out.lines[kind]++
 		for _, m := range maps {
 			name, rate, _ := strings.Cut(m[1], "/")
 			rate, _, _ = strings.Cut(rate, "/")
 			var clock uint32
 			fmt.Sscan(rate, &clock)
-			out[kind] = append(out[kind], webrtc.RTPCodecCapability{MimeType: kind.String() + "/" + name, ClockRate: clock, SDPFmtpLine: fmtps[m[0]]})
+			out.codecs[kind] = append(out.codecs[kind], webrtc.RTPCodecCapability{MimeType: kind.String() + "/" + name, ClockRate: clock, SDPFmtpLine: fmtps[m[0]]})
 		}
 	}
 	if cands > maxOfferCandidates {
-		return nil, httperr.New(http.StatusBadRequest, "offer has %d candidates, at most %d allowed", cands, maxOfferCandidates)
+		return offerCodecs{}, httperr.New(http.StatusBadRequest, "offer has %d candidates, at most %d allowed", cands, maxOfferCandidates)
 	}
 	return out, nil
 }
@@ -83,7 +89,7 @@ func supported(c webrtc.RTPCodecCapability) bool {
 
 // canReceive says whether an offer has a codec that plays want.
 func (oc offerCodecs) canReceive(kind webrtc.RTPCodecType, want webrtc.RTPCodecCapability) bool {
-	for _, c := range oc[kind] {
+	for _, c := range oc.codecs[kind] {
 		if codecOf(c.MimeType) == codecOf(want.MimeType) && supported(c) {
 			return true
 		}
@@ -92,13 +98,13 @@ func (oc offerCodecs) canReceive(kind webrtc.RTPCodecType, want webrtc.RTPCodecC
 }
 
 // has says whether the offer has media of kind at all.
-func (oc offerCodecs) has(kind webrtc.RTPCodecType) bool { return len(oc[kind]) > 0 }
+func (oc offerCodecs) has(kind webrtc.RTPCodecType) bool { return len(oc.codecs[kind]) > 0 }
 
 // supportedKinds lists the kinds of media the offer carries in a codec the
 // relay forwards.
 func (oc offerCodecs) supportedKinds() []webrtc.RTPCodecType {
 	var out []webrtc.RTPCodecType
-	for kind, cs := range oc {
+	for kind, cs := range oc.codecs {
 		for _, c := range cs {
 			if supported(c) {
 				out = append(out, kind)
@@ -111,7 +117,7 @@ func (oc offerCodecs) supportedKinds() []webrtc.RTPCodecType {
 
 // anySupported says whether the offer carries media the relay can forward.
 func (oc offerCodecs) anySupported() bool {
-	for _, cs := range oc {
+	for _, cs := range oc.codecs {
 		for _, c := range cs {
 			if supported(c) {
 				return true

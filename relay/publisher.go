@@ -11,11 +11,13 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// publisher is one WHIP session (or the demo clip player) feeding a room.
+// publisher is one WHIP session (or the demo clip player) feeding one
+// channel of a room: the floor, or a language channel.
 type publisher struct {
 	id    string // secret: the Location URL that ends the session
 	tag   string // public name for the monitor
 	room  *Room
+	ch    *channel
 	srv   *Server
 	pc    *webrtc.PeerConnection // nil for local publishers
 	since time.Time
@@ -34,22 +36,26 @@ type publisher struct {
 	wg        sync.WaitGroup // source readers and RTCP drains
 }
 
-func (s *Server) newPublisher(room *Room) *publisher {
+func (s *Server) newPublisher(room *Room, ch *channel) *publisher {
 	n := s.newID()
-	p := &publisher{id: sessionID(), tag: fmt.Sprintf("p%d", n), room: room, srv: s, since: time.Now(), done: make(chan struct{})}
+	p := &publisher{id: sessionID(), tag: fmt.Sprintf("p%d", n), room: room, ch: ch, srv: s, since: time.Now(), done: make(chan struct{})}
 	p.log = s.log.With("room", room.cfg.Name, "session", p.tag)
+	if ch.lang != "" {
+		p.log = p.log.With("channel", ch.lang)
+	}
 	return p
 }
 
-// addSource starts forwarding one track of p to its room.
-func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, r packetReader, sendPLI func()) {
-	g := p.room.groups[kind]
+// addSource starts forwarding one track of p to its channel. levelExt is
+// the RFC 6464 extension id of an audio track (0: none).
+func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, r packetReader, sendPLI func(), levelExt uint8) {
+	g := p.ch.groups[kind]
 	if g == nil {
 		return
 	}
 	src := newSource(sourceParams{
 		id: p.srv.newID(), kind: kind, codec: codec, group: g, sendPLI: sendPLI,
-		log: p.log, shardSize: p.srv.cfg.ShardSize, out: p.srv.udpConn,
+		log: p.log, shardSize: p.srv.cfg.ShardSize, out: p.srv.udpConn, levelExt: levelExt,
 	})
 	p.mu.Lock()
 	if p.closed {
@@ -74,14 +80,17 @@ func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCap
 		// on the new publisher's first packet.
 		p.srv.background(func() { old.close("replaced by a new publisher") })
 	}
-	if p.room.isPublisher(p) {
-		p.room.setState(StateLive)
-	}
-	p.log.Info("track published", "kind", kind.String(), "codec", codec.MimeType)
 	go func() {
 		defer p.wg.Done()
 		src.run(r)
 	}()
+	if p.room.isPublisher(p) {
+		p.room.setState(p.ch, StateLive)
+		if p.ch != p.room.floor {
+			p.room.refresh(p.ch) // a booth's second track (sign video) changes what flows too
+		}
+	}
+	p.log.Info("track published", "kind", kind.String(), "codec", codec.MimeType)
 }
 
 // close ends the session. The room keeps its viewers.
@@ -143,12 +152,12 @@ func (p *publisher) watchPeer() {
 			has := len(p.sources) > 0
 			p.mu.Unlock()
 			if has && p.room.isPublisher(p) {
-				p.room.setState(StateLive)
+				p.room.setState(p.ch, StateLive)
 			}
 		case webrtc.PeerConnectionStateDisconnected:
 			if p.room.isPublisher(p) {
 				p.log.Warn("publisher connection lost; waiting for it to come back")
-				p.room.setState(StateLost)
+				p.room.setState(p.ch, StateLost)
 			}
 		case webrtc.PeerConnectionStateFailed:
 			go p.closeWith("connection failed", StateLost)
@@ -187,7 +196,13 @@ func (p *publisher) watchPeer() {
 				}
 			}
 		}()
-		p.addSource(tr.Kind(), tr.Codec().RTPCodecCapability, &trackReader{t: tr}, sendPLI)
+		var levelExt uint8
+		for _, e := range recv.GetParameters().HeaderExtensions {
+			if e.URI == AudioLevelURI && tr.Kind() == webrtc.RTPCodecTypeAudio && e.ID > 0 && e.ID < 15 {
+				levelExt = uint8(e.ID)
+			}
+		}
+		p.addSource(tr.Kind(), tr.Codec().RTPCodecCapability, &trackReader{t: tr}, sendPLI, levelExt)
 	})
 }
 

@@ -2,7 +2,9 @@ package relay
 
 import (
 	"errors"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -23,49 +25,60 @@ const (
 	StateLost State = "lost" // the publisher vanished without saying goodbye
 )
 
-// Room is one session's stream: its current publisher, its track groups and
-// its viewers.
+// Room is one session's stream: its floor, its language channels and its
+// viewers.
 type Room struct {
-	cfg    RoomConfig
-	srv    *Server
+	cfg RoomConfig
+	srv *Server
+	// floor is the program feed. groups are its track groups, the ones
+	// every viewer's floor video (and floor audio) forwarder lives in.
+	floor  *channel
 	groups map[webrtc.RTPCodecType]*trackGroup
 
-	mu        sync.Mutex
-	state     State
-	since     time.Time
-	publisher *publisher
-	// pending are publishers that have been answered but have sent no
-	// media yet: the first of them to send takes the room over. Until then
-	// the current publisher keeps the room on air, so an encoder that
-	// never connects (or a stolen token) cannot take a room off air.
-	pending map[*publisher]struct{}
-	viewers map[string]*viewer
-	started time.Time // first publish, for transcripts and the lobby
+	mu sync.Mutex
+	// channels are the language channels that have had a publisher, by
+	// canonical language tag; they are never removed while the room lives,
+	// so a delegate's choice survives a booth going down.
+	channels map[string]*channel
+	viewers  map[string]*viewer
+	started  time.Time // first publish, for transcripts and the lobby
+	// retired holds the forwarding counts of viewers that left, per kind,
+	// so the room's totals never go down.
+	retired map[webrtc.RTPCodecType]*KindStats
+	// switches counts track moves between sources (selections, booths
+	// going live or down).
+	switches atomic.Uint64
 }
 
 func newRoom(cfg RoomConfig, srv *Server) *Room {
+	floor := newChannel("")
 	return &Room{
-		cfg: cfg, srv: srv, state: StateIdle, since: time.Now(), viewers: map[string]*viewer{}, pending: map[*publisher]struct{}{},
-		groups: map[webrtc.RTPCodecType]*trackGroup{
-			webrtc.RTPCodecTypeVideo: newTrackGroup(webrtc.RTPCodecTypeVideo),
-			webrtc.RTPCodecTypeAudio: newTrackGroup(webrtc.RTPCodecTypeAudio),
-		},
+		cfg: cfg, srv: srv, floor: floor, groups: floor.groups, channels: map[string]*channel{},
+		viewers: map[string]*viewer{},
+		retired: map[webrtc.RTPCodecType]*KindStats{webrtc.RTPCodecTypeVideo: {}, webrtc.RTPCodecTypeAudio: {}},
 	}
 }
 
-func (r *Room) setState(st State) {
+// setState sets ch's state; a language channel's listeners then follow
+// it (to the booth when it is live, the floor when not).
+func (r *Room) setState(ch *channel, st State) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.setStateLocked(st)
+	changed := r.setStateLocked(ch, st)
+	r.mu.Unlock()
+	if changed && ch != r.floor {
+		r.channelChanged(ch)
+	}
 }
 
-func (r *Room) setStateLocked(st State) {
-	if r.state != st {
-		r.state, r.since = st, time.Now()
-		if st == StateLive && r.started.IsZero() {
-			r.started = r.since
-		}
+func (r *Room) setStateLocked(ch *channel, st State) bool {
+	if ch.state == st {
+		return false
 	}
+	ch.state, ch.since = st, time.Now()
+	if st == StateLive && ch == r.floor && r.started.IsZero() {
+		r.started = ch.since
+	}
+	return true
 }
 
 // liveSources returns the room's current sources when it is live. A
@@ -76,10 +89,10 @@ func (r *Room) liveSources(wait time.Duration) []*source {
 	deadline := time.Now().Add(wait)
 	for {
 		r.mu.Lock()
-		live := r.state == StateLive
+		live := r.floor.state == StateLive
 		var expect []webrtc.RTPCodecType
-		if r.publisher != nil {
-			expect = r.publisher.expect
+		if p := r.floor.publisher; p != nil {
+			expect = p.expect
 		}
 		r.mu.Unlock()
 		if !live {
@@ -98,65 +111,75 @@ func (r *Room) liveSources(wait time.Duration) []*source {
 	}
 }
 
-// addPending records p as a publisher that takes the room over when its
+// addPending records p as a publisher that takes its channel over when its
 // first media arrives (promote).
 func (r *Room) addPending(p *publisher) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.pending[p] = struct{}{}
+	p.ch.pending[p] = struct{}{}
 }
 
-// promote makes p the room's publisher, if it is not already, and returns
-// the one it replaces, which the caller closes. ok is false when p is
-// neither pending nor the publisher any more (it was closed meanwhile).
+// promote makes p its channel's publisher, if it is not already, and
+// returns the one it replaces, which the caller closes. ok is false when p
+// is neither pending nor the publisher any more (it was closed meanwhile).
 func (r *Room) promote(p *publisher) (old *publisher, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.publisher == p {
+	ch := p.ch
+	if ch.publisher == p {
 		return nil, true
 	}
-	if _, pending := r.pending[p]; !pending {
+	if _, pending := ch.pending[p]; !pending {
 		return nil, false
 	}
-	delete(r.pending, p)
-	old, r.publisher = r.publisher, p
+	delete(ch.pending, p)
+	old, ch.publisher = ch.publisher, p
+	ch.everLive = true
 	return old, true
 }
 
-// publisherByID finds the current or a pending publisher by session id.
+// publisherByID finds a current or pending publisher of any channel by
+// session id.
 func (r *Room) publisherByID(id string) *publisher {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p := r.publisher; p != nil && p.id == id {
-		return p
-	}
-	for p := range r.pending {
-		if p.id == id {
+	for _, ch := range r.allChannelsLocked() {
+		if p := ch.publisher; p != nil && p.id == id {
 			return p
+		}
+		for p := range ch.pending {
+			if p.id == id {
+				return p
+			}
 		}
 	}
 	return nil
 }
 
-// publisherGone clears p if it is still the room's publisher, and forgets
-// it if it was pending.
+// publisherGone clears p if it is still its channel's publisher, and
+// forgets it if it was pending.
 func (r *Room) publisherGone(p *publisher, st State) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.pending, p)
-	if r.publisher != p {
+	ch := p.ch
+	delete(ch.pending, p)
+	if ch.publisher != p {
+		r.mu.Unlock()
 		return
 	}
 	if st == StateIdle {
-		r.publisher = nil
+		ch.publisher = nil
 	}
-	r.setStateLocked(st)
+	changed := r.setStateLocked(ch, st)
+	r.mu.Unlock()
+	if changed && ch != r.floor {
+		r.channelChanged(ch)
+	}
 }
 
 func (r *Room) isPublisher(p *publisher) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.publisher == p
+	return p.ch.publisher == p
 }
 
 func (r *Room) addViewer(v *viewer) error {
@@ -176,6 +199,13 @@ func (r *Room) removeViewer(v *viewer) bool {
 		return false
 	}
 	delete(r.viewers, v.id)
+	if v.ready.Load() {
+		for _, t := range v.tracks {
+			if f := t.forwarder(); f != nil {
+				f.addTo(r.retired[t.kind])
+			}
+		}
+	}
 	return true
 }
 
@@ -187,12 +217,14 @@ func (r *Room) viewer(id string) *viewer {
 
 func (r *Room) close() {
 	r.mu.Lock()
-	ps := make([]*publisher, 0, 1+len(r.pending))
-	if r.publisher != nil {
-		ps = append(ps, r.publisher)
-	}
-	for p := range r.pending {
-		ps = append(ps, p)
+	var ps []*publisher
+	for _, ch := range r.allChannelsLocked() {
+		if ch.publisher != nil {
+			ps = append(ps, ch.publisher)
+		}
+		for p := range ch.pending {
+			ps = append(ps, p)
+		}
 	}
 	vs := make([]*viewer, 0, len(r.viewers))
 	for _, v := range r.viewers {
@@ -207,11 +239,11 @@ func (r *Room) close() {
 	}
 }
 
-// currentPublisher is the room's publisher, or nil.
+// currentPublisher is the floor's publisher, or nil.
 func (r *Room) currentPublisher() *publisher {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.publisher
+	return r.floor.publisher
 }
 
 // viewerByTag finds a viewer by its public tag.
@@ -246,23 +278,121 @@ type roomSnapshot struct {
 	started   time.Time // zero until the first publish
 	publisher *PubInfo  // nil when there is none
 	viewers   []viewerSnapshot
+	// channels are the language channels that have been live, one per
+	// language and kind, by language; floor is the floor's audio.
+	channels []channelSnapshot
+	floor    channelSnapshot
+	// kinds are the room's totals per kind of media: every channel's
+	// sources, every viewer's forwarders, and those that left.
+	kinds map[webrtc.RTPCodecType]KindStats
 }
 
 type viewerSnapshot struct {
 	tag     string
 	since   time.Time
 	quality Quality
+	sel     selection
+	// playingAudio and playingSign are the channels the viewer's first
+	// audio and second video tracks carry now ("" the floor / none).
+	playingAudio, playingSign string
+}
+
+type channelSnapshot struct {
+	lang, kind  string
+	live        bool
+	since       time.Time
+	interpreter string
+	listeners   int
+	level       float64
+	silent      time.Duration
+	hasLevel    bool
 }
 
 func (r *Room) snapshot() roomSnapshot {
+	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	snap := roomSnapshot{state: r.state, since: r.since, started: r.started, viewers: make([]viewerSnapshot, 0, len(r.viewers))}
-	if p := r.publisher; p != nil {
+	fl := r.floor
+	snap := roomSnapshot{state: fl.state, since: fl.since, started: r.started, viewers: make([]viewerSnapshot, 0, len(r.viewers)),
+		kinds: map[webrtc.RTPCodecType]KindStats{}}
+	if p := fl.publisher; p != nil {
 		snap.publisher = &PubInfo{Tag: p.tag, Since: p.since}
 	}
-	for _, v := range r.viewers {
-		snap.viewers = append(snap.viewers, viewerSnapshot{tag: v.tag, since: v.since, quality: v.quality.snapshot()})
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		st := *r.retired[k]
+		for _, ch := range r.allChannelsLocked() {
+			ch.groups[k].addSourceStats(&st)
+		}
+		st.Codec = fl.groups[k].codecCap().MimeType
+		snap.kinds[k] = st
 	}
+	listeners := map[string]int{}
+	signers := map[string]int{}
+	for _, v := range r.viewers {
+		vs := viewerSnapshot{tag: v.tag, since: v.since, quality: v.quality.snapshot()}
+		if sel := v.sel.Load(); sel != nil {
+			vs.sel = *sel
+		}
+		listeners[vs.sel.audio]++
+		if vs.sel.sign != "" {
+			signers[vs.sel.sign]++
+		}
+		if v.ready.Load() {
+			seen := map[webrtc.RTPCodecType]bool{}
+			for _, t := range v.tracks {
+				f := t.forwarder()
+				if f == nil {
+					continue
+				}
+				st := snap.kinds[t.kind]
+				f.addTo(&st)
+				if !seen[t.kind] {
+					st.Viewers++
+					seen[t.kind] = true
+				}
+				snap.kinds[t.kind] = st
+				if g := t.group.Load(); g != nil && t.role == roleAudio {
+					vs.playingAudio = g.lang
+				} else if g != nil && t.role == roleSign {
+					vs.playingSign = g.lang
+				}
+			}
+		}
+		snap.viewers = append(snap.viewers, vs)
+	}
+	snap.floor = channelSnapshot{lang: FloorLang, kind: KindAudio, live: fl.state == StateLive, since: fl.since, listeners: listeners[""]}
+	snap.floor.readLevel(fl, now)
+	for _, ch := range r.channels {
+		if !ch.everLive {
+			continue
+		}
+		tag := ""
+		if ch.publisher != nil {
+			tag = ch.publisher.tag
+		}
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if ch.groups[k].codecCap().MimeType == "" {
+				continue // never had this kind
+			}
+			cs := channelSnapshot{lang: ch.lang, kind: KindAudio, live: ch.flowing[k], since: ch.flowSince[k], interpreter: tag, listeners: listeners[ch.lang]}
+			if k == webrtc.RTPCodecTypeVideo {
+				cs.kind, cs.listeners = KindSign, signers[ch.lang]
+			} else {
+				cs.readLevel(ch, now)
+			}
+			snap.channels = append(snap.channels, cs)
+		}
+	}
+	sort.Slice(snap.channels, func(i, j int) bool {
+		a, b := snap.channels[i], snap.channels[j]
+		return a.lang < b.lang || a.lang == b.lang && a.kind < b.kind
+	})
 	return snap
+}
+
+// readLevel reads the audio level of ch's current audio source.
+func (cs *channelSnapshot) readLevel(ch *channel, now time.Time) {
+	if s := ch.groups[webrtc.RTPCodecTypeAudio].current.Load(); s != nil {
+		cs.level, cs.silent, cs.hasLevel = s.levels.reading(now)
+	}
 }

@@ -19,7 +19,56 @@ type RoomInfo struct {
 	Publisher *PubInfo       `json:"publisher,omitempty"`
 	Tracks    []TrackInfo    `json:"tracks"`
 	Quality   QualitySummary `json:"quality"`
+	// Floor is the floor audio as the channels see it: who listens to it
+	// and how loud it is.
+	Floor FloorInfo `json:"floor"`
+	// Channels are the room's language channels that have been live, one
+	// entry per language and kind, by language.
+	Channels []ChannelInfo `json:"channels"`
+	// Languages are the channel languages the room declares (config
+	// languages): a viewer may select one before its booth is live.
+	Languages []string `json:"languages"`
 }
+
+// Channel kinds.
+const (
+	KindAudio = "audio" // an interpreter booth
+	KindSign  = "sign"  // a sign-language interpreter's video
+)
+
+// ChannelInfo describes one language channel of a room.
+type ChannelInfo struct {
+	Lang string `json:"lang"`
+	Kind string `json:"kind"` // KindAudio or KindSign
+	Live bool   `json:"live"` // media is flowing now
+	// Viewers selected the channel: they hear (or see) it while it is
+	// live, and the floor meanwhile.
+	Viewers     int       `json:"viewers"`
+	Since       time.Time `json:"since"`                 // when it last went live or down
+	Interpreter string    `json:"interpreter,omitempty"` // public tag of the publishing session
+	Level
+}
+
+// FloorInfo is the floor's audio as a channel.
+type FloorInfo struct {
+	Listeners int `json:"listeners"` // viewers whose audio selection is the floor
+	Level
+}
+
+// Level is what an audio source's RFC 6464 levels say; both fields are
+// absent when the publisher sends no levels (or no audio).
+type Level struct {
+	// DBov is the loudest level of the last 2 s: 0 is the loudest, -127
+	// silence.
+	DBov *float64 `json:"levelDbov,omitempty"`
+	// SilentSeconds is how long no packet has been louder than
+	// SilenceDBov.
+	SilentSeconds *float64 `json:"silentSeconds,omitempty"`
+}
+
+// SilenceDBov is the level under which a booth counts as silent: quieter
+// than speech at any sensible microphone gain.
+const SilenceDBov = -50
 
 // QualitySummary sums up the receiver reports of a room's viewers.
 type QualitySummary struct {
@@ -86,6 +135,13 @@ func (r *Room) info() RoomInfo {
 		qs = append(qs, v.quality)
 	}
 	ri.Quality = summarise(qs)
+	ri.Floor = FloorInfo{Listeners: snap.floor.listeners, Level: snap.floor.levelJSON()}
+	ri.Channels = make([]ChannelInfo, 0, len(snap.channels))
+	for _, cs := range snap.channels {
+		ri.Channels = append(ri.Channels, ChannelInfo{Lang: cs.lang, Kind: cs.kind, Live: cs.live, Viewers: cs.listeners,
+			Since: cs.since, Interpreter: cs.interpreter, Level: cs.levelJSON()})
+	}
+	ri.Languages = append([]string{}, r.cfg.Languages...)
 	if ri.Title == "" {
 		ri.Title = ri.Name
 	}
@@ -97,11 +153,19 @@ func (r *Room) info() RoomInfo {
 			continue
 		}
 		ti := TrackInfo{Kind: k.String(), Codec: s.codec.MimeType, Packets: s.packets.Load(), Bytes: s.bytes.Load(),
-			Keyframes: s.keyCount.Load(), PLIs: s.keyframes.count(), Viewers: g.viewers()}
+			Keyframes: s.keyCount.Load(), PLIs: s.keyframes.count(), Viewers: snap.kinds[k].Viewers}
 		if at := s.lastReadAt.Load(); at > 0 {
 			ti.LastPacketMs = float64(now-at) / 1e6
 		}
 		ri.Tracks = append(ri.Tracks, ti)
 	}
 	return ri
+}
+
+func (cs channelSnapshot) levelJSON() Level {
+	if !cs.hasLevel {
+		return Level{}
+	}
+	db, silent := cs.level, cs.silent.Seconds()
+	return Level{DBov: &db, SilentSeconds: &silent}
 }

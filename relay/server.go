@@ -30,6 +30,10 @@ type RoomConfig struct {
 	Name    string
 	Title   string // shown in the lobby; "" means the name
 	Private bool   // viewers need a viewer token
+	// Languages are the room's languages (BCP 47): a viewer may select
+	// their channels before a booth is live (it hears the floor until
+	// then). Channels that have been live are selectable too.
+	Languages []string
 }
 
 // Config sets up a Server. Zero values are usable except for Auth.
@@ -158,6 +162,11 @@ func New(cfg Config) (*Server, error) {
 		if !ValidRoomName(rc.Name) {
 			return nil, fmt.Errorf("relay: room name %q: use letters, digits, '-' and '_' (at most 64)", rc.Name)
 		}
+		langs, err := canonicalLanguages(rc.Name, rc.Languages)
+		if err != nil {
+			return nil, err
+		}
+		rc.Languages = langs
 		s.rooms[rc.Name] = newRoom(rc, s)
 	}
 	if err := s.listen(); err != nil {
@@ -177,17 +186,24 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// reportLoop sends every viewer its sender reports once a second: one
-// goroutine for the server rather than one per viewer.
+// reportLoop sends every viewer its sender reports once a second, and
+// watches the language channels for booths that stopped sending: one
+// goroutine for the server rather than one per viewer or channel.
 func (s *Server) reportLoop() {
 	defer close(s.loopDone)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	watch := time.NewTicker(channelWatchEvery)
+	defer watch.Stop()
 	var viewers []*viewer
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-watch.C:
+			for _, r := range s.roomList() {
+				r.watchChannels()
+			}
 		case now := <-tick.C:
 			viewers = viewers[:0]
 			for _, r := range s.roomList() {
@@ -239,6 +255,13 @@ func (s *Server) newAPI(publisher bool) (*webrtc.API, error) {
 	m, err := newMediaEngine()
 	if err != nil {
 		return nil, err
+	}
+	if publisher {
+		// Publishers tell each audio packet's level (RFC 6464): the monitor
+		// shows booths' levels and notices a silent one without decoding.
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
 	}
 	ir := &interceptor.Registry{}
 	if publisher {
@@ -297,6 +320,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /whep/{room}", s.observed("whep", s.handleWHEPPost))
 	mux.HandleFunc("OPTIONS /whep/{room}", s.handleOptions)
 	mux.HandleFunc("DELETE /whep/{room}/{id}", s.observed("whep", s.handleWHEPDelete))
+	mux.HandleFunc("/whep/{room}/{id}/select", s.observed("whep", s.handleSelect))
 	mux.HandleFunc("PATCH /whep/{room}/{id}", s.observed("whep", s.handleNoTrickle))
 }
 

@@ -54,6 +54,7 @@ type source struct {
 	duplicates atomic.Uint64 // packets already held, not forwarded again
 	lastReadAt atomic.Int64
 	fanBatches atomic.Uint64 // fan-outs; packets/fanBatches is the mean batch
+	levels     audioLevels   // audio: the publisher's RFC 6464 levels
 
 	// The current GOP's first packet, for viewers that join mid-GOP. Only
 	// the reader goroutine writes these; forwarders read them during its
@@ -86,6 +87,7 @@ type sourceParams struct {
 	shardSize int // forwarders per goroutine; 0 means 64
 	history   int // packets kept; 0 means 2048 for video, 128 for audio
 	out       *batchConn
+	levelExt  uint8 // audio: the negotiated RFC 6464 extension id; 0 for none
 }
 
 func newSource(p sourceParams) *source {
@@ -102,7 +104,7 @@ func newSource(p sourceParams) *source {
 		id: p.id, kind: p.kind, codec: p.codec, ck: codecOf(p.codec.MimeType), group: p.group,
 		hist: newHistory(p.history, codecOf(p.codec.MimeType)), keyframes: newKeyframeRequester(500*time.Millisecond, p.sendPLI),
 		log: p.log, shardSize: p.shardSize, started: time.Now(), done: make(chan struct{}),
-		out: p.out, batch: make([]*packet, 0, maxFanBatch),
+		out: p.out, batch: make([]*packet, 0, maxFanBatch), levels: audioLevels{extID: p.levelExt},
 	}
 }
 
@@ -158,6 +160,9 @@ func (s *source) take(raw []byte) {
 	}
 	s.packets.Add(1)
 	s.bytes.Add(uint64(len(raw)))
+	if s.kind == webrtc.RTPCodecTypeAudio {
+		s.levels.note(p.buf[:p.n], p.hdrLen, now)
+	}
 	// A new keyframe, not its second start packet (parameter sets, then
 	// the IDR) nor an old one resent after a NACK.
 	newer := !s.gopValid || int16(p.seq-s.gopStart) > 0

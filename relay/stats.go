@@ -25,6 +25,22 @@ type KindStats struct {
 	WriteErrors       uint64 // writes to a viewer's transport that failed
 }
 
+// add adds o's counters to st (not Codec or Viewers).
+func (st *KindStats) add(o KindStats) {
+	st.IngestPackets += o.IngestPackets
+	st.IngestBytes += o.IngestBytes
+	st.Keyframes += o.Keyframes
+	st.PLIs += o.PLIs
+	st.Malformed += o.Malformed
+	st.Duplicates += o.Duplicates
+	st.ForwardedPackets += o.ForwardedPackets
+	st.ForwardedBytes += o.ForwardedBytes
+	st.NACKed += o.NACKed
+	st.NACKMisses += o.NACKMisses
+	st.WaitKeyframeDrops += o.WaitKeyframeDrops
+	st.WriteErrors += o.WriteErrors
+}
+
 // RoomStats is a room's state and counters for monitoring.
 type RoomStats struct {
 	Room       string
@@ -39,6 +55,29 @@ type RoomStats struct {
 	PublisherSince time.Time
 	// LastKeyframe is when the current video source last sent a keyframe.
 	LastKeyframe time.Time
+	// Channels are the floor's audio (Lang "floor", Kind KindAudio) and
+	// then every language channel by language and kind.
+	Channels []ChannelStats
+	// ChannelSwitches counts the viewers' selection changes that moved a
+	// track to another source (a /select, or a booth going live or down).
+	ChannelSwitches uint64
+}
+
+// FloorLang names the floor where a language is expected.
+const FloorLang = "floor"
+
+// ChannelStats is one channel's state for monitoring.
+type ChannelStats struct {
+	Lang      string
+	Kind      string // KindAudio or KindSign
+	Live      bool
+	Listeners int // viewers that selected it
+	// Level is the loudest RFC 6464 level of the last 2 s in dBov and
+	// Silent how long no packet was louder than SilenceDBov; both are
+	// known only when HasLevel is set.
+	Level    float64
+	Silent   time.Duration
+	HasLevel bool
 }
 
 // Stats returns every room's counters. It reads per-track and per-viewer
@@ -58,13 +97,18 @@ func (s *Server) Stats() []RoomStats {
 				rs.Quality = append(rs.Quality, v.quality)
 			}
 		}
-		rs.Video = r.groups[webrtc.RTPCodecTypeVideo].stats()
-		rs.Audio = r.groups[webrtc.RTPCodecTypeAudio].stats()
+		rs.Video = snap.kinds[webrtc.RTPCodecTypeVideo]
+		rs.Audio = snap.kinds[webrtc.RTPCodecTypeAudio]
 		if src := r.groups[webrtc.RTPCodecTypeVideo].current.Load(); src != nil {
 			if at := src.lastKeyAt.Load(); at > 0 {
 				rs.LastKeyframe = time.Unix(0, at)
 			}
 		}
+		for _, cs := range append([]channelSnapshot{snap.floor}, snap.channels...) {
+			rs.Channels = append(rs.Channels, ChannelStats{Lang: cs.lang, Kind: cs.kind, Live: cs.live, Listeners: cs.listeners,
+				Level: cs.level, Silent: cs.silent, HasLevel: cs.hasLevel})
+		}
+		rs.ChannelSwitches = r.switches.Load()
 		out = append(out, rs)
 	}
 	return out

@@ -31,6 +31,11 @@ type viewer struct {
 	// set, and only read after.
 	tracks []*viewerTrack
 
+	// sel is the viewer's selection; selMu serialises changes to it and
+	// the moves of its tracks between sources (retarget, Bind, Unbind).
+	sel   atomic.Pointer[selection]
+	selMu sync.Mutex
+
 	// connecting gives back the session's connecting slot (once ICE has
 	// connected, or the session ends); deadline closes it if ICE has not
 	// connected in time.
@@ -72,51 +77,131 @@ func (q *quality) snapshot() Quality {
 	}
 }
 
-// viewerTrack is the TrackLocal a viewer's PeerConnection sends: it binds a
-// forwarder into the room's track group once the transport is up.
-type viewerTrack struct {
-	v     *viewer
-	group *trackGroup
-	kind  webrtc.RTPCodecType
+// trackRole is what one of a viewer's tracks carries.
+type trackRole int
 
-	mu  sync.Mutex
-	fwd *forwarder
+const (
+	roleAudio      trackRole = iota // the selected audio channel; the floor meanwhile
+	roleFloorAudio                  // the floor, while roleAudio carries a booth
+	roleVideo                       // the floor's video
+	roleSign                        // the selected sign-language channel, if live
+)
+
+// viewerTrack is the TrackLocal a viewer's PeerConnection sends: once the
+// transport is up it binds a forwarder, which then lives in the track
+// group its role and the viewer's selection point at, and moves between
+// groups as they change (see retarget).
+type viewerTrack struct {
+	v    *viewer
+	kind webrtc.RTPCodecType
+	role trackRole
+
+	fwd atomic.Pointer[forwarder] // set by Bind, kept after Unbind for the counts
+	// group is the forwarder's group now (nil: none); unbound is set once
+	// the transport is gone. Both change under v.selMu.
+	group   atomic.Pointer[trackGroup]
+	unbound bool
 }
 
-func (t *viewerTrack) ID() string                { return t.kind.String() }
+func (t *viewerTrack) ID() string                { return fmt.Sprintf("%s%d", t.kind, t.role) }
 func (t *viewerTrack) RID() string               { return "" }
 func (t *viewerTrack) StreamID() string          { return "relay" }
 func (t *viewerTrack) Kind() webrtc.RTPCodecType { return t.kind }
 
 func (t *viewerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	want := t.group.codecCap()
+	v := t.v
+	v.selMu.Lock()
+	defer v.selMu.Unlock()
+	to := v.room.targets(*v.sel.Load()).of(t.role)
+	// A track that starts with nothing to carry still negotiates the
+	// codec it will most likely carry: the floor's.
+	want := v.room.floor.groups[t.kind].codecCap()
+	if to != nil {
+		if c := to.codecCap(); c.MimeType != "" {
+			want = c
+		}
+	}
 	c, ok := pickCodec(ctx.CodecParameters(), want)
 	if !ok {
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("viewer cannot receive %s", want.MimeType)
 	}
-	f := newForwarder(t.v, ctx.WriteStream(), uint32(ctx.SSRC()), uint8(c.PayloadType), c.ClockRate)
-	t.mu.Lock()
-	t.fwd = f
-	t.mu.Unlock()
-	t.group.add(f)
+	f := newForwarder(v, ctx.WriteStream(), uint32(ctx.SSRC()), uint8(c.PayloadType), c.ClockRate)
+	f.codec = c.RTPCodecCapability
+	t.fwd.Store(f)
+	t.moveTo(to)
 	return c, nil
 }
 
 func (t *viewerTrack) Unbind(webrtc.TrackLocalContext) error {
-	t.mu.Lock()
-	f := t.fwd
-	t.fwd = nil
-	t.mu.Unlock()
-	if f != nil {
-		t.group.remove(f)
-	}
+	t.v.selMu.Lock()
+	defer t.v.selMu.Unlock()
+	t.moveTo(nil)
+	t.unbound = true
 	return nil
 }
 
-func (t *viewerTrack) forwarder() *forwarder {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.fwd
+func (t *viewerTrack) forwarder() *forwarder { return t.fwd.Load() }
+
+// moveTo moves the track's forwarder into g (nil: out of every group).
+// The caller holds v.selMu.
+func (t *viewerTrack) moveTo(g *trackGroup) {
+	f := t.fwd.Load()
+	if f == nil || t.unbound {
+		return
+	}
+	if g != nil && !sameCodec(f.codec, g.codecCap()) && g.codecCap().MimeType != "" {
+		g = nil // negotiated for another codec: it cannot play this source
+	}
+	cur := t.group.Load()
+	if cur == g {
+		return
+	}
+	if cur != nil {
+		cur.remove(f)
+		// Once the old group's fan-out in progress is over, nothing
+		// writes f: its hot-path state is this goroutine's until f
+		// joins g.
+		cur.settle()
+		t.v.room.switches.Add(1)
+	}
+	// The next packet, from whichever source, starts a new run on the
+	// viewer's timeline (even from a source f had before: it has moved on
+	// meanwhile).
+	f.srcID, f.askedSrc = 0, 0
+	t.group.Store(g)
+	if g != nil {
+		g.add(f)
+	}
+}
+
+// retarget moves each of the viewer's tracks to where its selection
+// points now.
+func (v *viewer) retarget() {
+	v.selMu.Lock()
+	defer v.selMu.Unlock()
+	v.retargetLocked()
+}
+
+func (v *viewer) retargetLocked() targets {
+	to := v.room.targets(*v.sel.Load())
+	if !v.ready.Load() || v.ctx.Err() != nil {
+		return to
+	}
+	for _, t := range v.tracks {
+		t.moveTo(to.of(t.role))
+	}
+	return to
+}
+
+// choose changes the viewer's selection and moves its tracks; it returns
+// the selection and where it points now.
+func (v *viewer) choose(change func(*selection)) (selection, targets) {
+	v.selMu.Lock()
+	defer v.selMu.Unlock()
+	sel := *v.sel.Load()
+	change(&sel)
+	v.sel.Store(&sel)
+	return sel, v.retargetLocked()
 }
 
 // start watches the connection and reads RTCP from every sender. A
@@ -202,8 +287,10 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender, t *viewerTrack) {
 					}
 				}
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if src := t.group.current.Load(); src != nil {
-					src.requestKeyframe()
+				if g := t.group.Load(); g != nil {
+					if src := g.current.Load(); src != nil {
+						src.requestKeyframe()
+					}
 				}
 			case *rtcp.ReceiverReport:
 				v.noteReports(f, p.Reports)
@@ -278,10 +365,12 @@ func (v *viewer) close(reason string) {
 	v.closeOnce.Do(func() {
 		v.cancel()
 		v.stopConnecting()
-		for _, t := range v.tracks {
-			if f := t.forwarder(); f != nil {
-				t.group.remove(f)
+		if v.ready.Load() {
+			v.selMu.Lock()
+			for _, t := range v.tracks {
+				t.moveTo(nil)
 			}
+			v.selMu.Unlock()
 		}
 		if v.pc != nil {
 			if err := v.pc.Close(); err != nil {

@@ -1,9 +1,12 @@
 package relay
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -13,12 +16,24 @@ import (
 )
 
 // whepGate admits viewers: an SDP offer, and a viewer token for a private
-// room.
+// room (an interpreter's token does too: the console hears the floor).
 func (s *Server) whepGate() gate {
-	return gate{method: http.MethodPost, contentType: "application/sdp", maxBody: maxOfferBytes, role: auth.RoleViewer, needToken: s.Private}
+	return gate{method: http.MethodPost, contentType: "application/sdp", maxBody: maxOfferBytes, role: auth.RoleViewer, or: auth.RoleInterpreter, needToken: s.Private}
 }
 
-// handleWHEPPost starts a viewer session with the room's current tracks.
+// selectGate admits selection changes: the session URL is the capability.
+var selectGate = gate{method: http.MethodPost, contentType: "application/json", maxBody: maxSelectBytes}
+
+const maxSelectBytes = 1 << 10
+
+// trackSpec is one track a viewer's answer will carry.
+type trackSpec struct {
+	kind webrtc.RTPCodecType
+	role trackRole
+}
+
+// handleWHEPPost starts a viewer session with the room's current tracks
+// and the selection of ?audio=, ?sign= and ?video=.
 func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 	in, err := s.admit(w, r, s.whepGate())
 	var codecs offerCodecs
@@ -32,30 +47,13 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 			err = httperr.Retry(http.StatusNotFound, 2*time.Second, "room is not live yet; retry later")
 		}
 	}
-	var srcs []*source
+	var sel selection
 	if err == nil {
-		if srcs = room.liveSources(2 * time.Second); len(srcs) == 0 {
-			err = httperr.Retry(http.StatusNotFound, 2*time.Second, "room is not live yet; retry later")
-		}
+		sel, err = room.querySelection(r.URL.Query())
 	}
+	var specs []trackSpec
 	if err == nil {
-		// Kinds the player did not ask for are not sent (an audio-only player
-		// gets audio); a kind it asked for in the wrong codec is an error.
-		var wanted []*source
-		for _, src := range srcs {
-			if !codecs.has(src.kind) {
-				continue
-			}
-			if !codecs.canReceive(src.kind, src.codec) {
-				err = httperr.New(http.StatusNotAcceptable, "this room's %s is %s, which your player did not offer", src.kind, src.codec.MimeType)
-				break
-			}
-			wanted = append(wanted, src)
-		}
-		if err == nil && len(wanted) == 0 {
-			err = httperr.New(http.StatusNotAcceptable, "your offer asks for no media this room has")
-		}
-		srcs = wanted
+		specs, err = room.viewerTracks(codecs)
 	}
 	if err != nil {
 		httperr.Write(w, r, s.log, err)
@@ -75,6 +73,7 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.newViewer(room)
+	v.sel.Store(&sel)
 	v.connecting = connecting
 	if err := room.addViewer(v); err != nil {
 		s.viewers.Add(-1)
@@ -83,7 +82,7 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 10*time.Second, "room is at its viewer limit; retry later"))
 		return
 	}
-	answer, err := s.startViewerPeer(v, string(in.body), srcs)
+	answer, err := s.startViewerPeer(v, string(in.body), specs)
 	if err != nil {
 		v.close("setup failed")
 		httperr.Write(w, r, s.log, err)
@@ -103,7 +102,54 @@ func (s *Server) newViewer(room *Room) *viewer {
 	return v
 }
 
-func (s *Server) startViewerPeer(v *viewer, offer string, srcs []*source) (string, error) {
+// querySelection reads a WHEP request's selection.
+func (r *Room) querySelection(q url.Values) (selection, error) {
+	var sel selection
+	var err error
+	if sel.audio, err = r.selectValue("audio", q.Get("audio")); err != nil {
+		return sel, err
+	}
+	if sel.sign, err = r.selectValue("sign", q.Get("sign")); err != nil {
+		return sel, err
+	}
+	sel.video, err = r.selectValue("video", q.Get("video"))
+	return sel, err
+}
+
+// viewerTracks lists the tracks a viewer's answer carries: each kind the
+// room's floor has and the offer asks for (an audio-only player gets
+// audio), in the offer's codecs (406 otherwise), and a second track of a
+// kind the offer has a second section for: the floor under the
+// interpretation (audio), the sign-language channel (video).
+func (r *Room) viewerTracks(codecs offerCodecs) ([]trackSpec, error) {
+	srcs := r.liveSources(2 * time.Second)
+	if len(srcs) == 0 {
+		return nil, httperr.Retry(http.StatusNotFound, 2*time.Second, "room is not live yet; retry later")
+	}
+	var specs []trackSpec
+	for _, src := range srcs {
+		if !codecs.has(src.kind) {
+			continue
+		}
+		if !codecs.canReceive(src.kind, src.codec) {
+			return nil, httperr.New(http.StatusNotAcceptable, "this room's %s is %s, which your player did not offer", src.kind, src.codec.MimeType)
+		}
+		first, second := roleVideo, roleSign
+		if src.kind == webrtc.RTPCodecTypeAudio {
+			first, second = roleAudio, roleFloorAudio
+		}
+		specs = append(specs, trackSpec{src.kind, first})
+		if codecs.lines[src.kind] >= 2 {
+			specs = append(specs, trackSpec{src.kind, second})
+		}
+	}
+	if len(specs) == 0 {
+		return nil, httperr.New(http.StatusNotAcceptable, "your offer asks for no media this room has")
+	}
+	return specs, nil
+}
+
+func (s *Server) startViewerPeer(v *viewer, offer string, specs []trackSpec) (string, error) {
 	pc, err := s.viewAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "", err
@@ -113,11 +159,14 @@ func (s *Server) startViewerPeer(v *viewer, offer string, srcs []*source) (strin
 		return "", httperr.New(http.StatusBadRequest, "offer rejected: %v", err)
 	}
 	var senders []*webrtc.RTPSender
-	for _, src := range srcs {
-		t := &viewerTrack{v: v, group: src.group, kind: src.kind}
+	// pion gives each track the offer's next unused section of its kind,
+	// in order: the first audio section the selected channel, the second
+	// the floor.
+	for _, sp := range specs {
+		t := &viewerTrack{v: v, kind: sp.kind, role: sp.role}
 		sender, err := pc.AddTrack(t)
 		if err != nil {
-			return "", fmt.Errorf("add %s track: %w", src.kind, err)
+			return "", fmt.Errorf("add %s track: %w", sp.kind, err)
 		}
 		v.tracks = append(v.tracks, t)
 		senders = append(senders, sender)
@@ -147,4 +196,83 @@ func (s *Server) handleWHEPDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	v.close("ended by viewer")
 	w.WriteHeader(http.StatusOK)
+}
+
+// handleSelect changes a viewer's selection without renegotiation: audio
+// at the next packet of the new source, video at its next keyframe.
+func (s *Server) handleSelect(w http.ResponseWriter, r *http.Request) {
+	in, err := s.admit(w, r, selectGate)
+	var v *viewer
+	if err == nil {
+		if room, rerr := s.room(in.room, false); rerr == nil {
+			v = room.viewer(r.PathValue("id"))
+		}
+		if v == nil {
+			err = httperr.New(http.StatusNotFound, "no such session")
+		}
+	}
+	var change selectionChange
+	if err == nil {
+		change, err = parseSelectionChange(v.room, in.body)
+	}
+	if err != nil {
+		httperr.Write(w, r, s.log, err)
+		return
+	}
+	sel, to := v.choose(change.apply)
+	v.log.Debug("selection", "audio", orFloor(sel.audio), "sign", sel.sign, "playing", orFloor(to.playingAudio))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(sel.json(to))
+}
+
+// selectionChange is a /select body: the fields present change.
+type selectionChange struct {
+	Audio, Sign, Video *string
+}
+
+func (c selectionChange) apply(sel *selection) {
+	if c.Audio != nil {
+		sel.audio = *c.Audio
+	}
+	if c.Sign != nil {
+		sel.sign = *c.Sign
+	}
+	if c.Video != nil {
+		sel.video = *c.Video
+	}
+}
+
+// parseSelectionChange reads and validates a /select body: a JSON object
+// with audio, sign and video strings, nothing else.
+func parseSelectionChange(room *Room, body []byte) (selectionChange, error) {
+	var raw struct {
+		Audio *string `json:"audio"`
+		Sign  *string `json:"sign"`
+		Video *string `json:"video"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return selectionChange{}, httperr.New(http.StatusBadRequest, "body must be a JSON object with audio, sign or video strings: %v", err)
+	}
+	if dec.More() {
+		return selectionChange{}, httperr.New(http.StatusBadRequest, "body must be one JSON object")
+	}
+	var c selectionChange
+	for _, f := range []struct {
+		name string
+		in   *string
+		out  **string
+	}{{"audio", raw.Audio, &c.Audio}, {"sign", raw.Sign, &c.Sign}, {"video", raw.Video, &c.Video}} {
+		if f.in == nil {
+			continue
+		}
+		v, err := room.selectValue(f.name, *f.in)
+		if err != nil {
+			return selectionChange{}, err
+		}
+		*f.out = &v
+	}
+	return c, nil
 }

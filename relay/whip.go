@@ -8,15 +8,22 @@ import (
 
 	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/internal/httperr"
+	"github.com/relay-av/relay/internal/langtag"
 )
 
-// whipGate admits publishers: an SDP offer and a publisher token.
-var whipGate = gate{method: http.MethodPost, contentType: "application/sdp", maxBody: maxOfferBytes, role: auth.RolePublisher}
+// whipGate admits publishers: an SDP offer and a publisher's token (the
+// floor or any channel) or an interpreter's (its own channel).
+var whipGate = gate{method: http.MethodPost, contentType: "application/sdp", maxBody: maxOfferBytes, role: auth.RolePublisher, or: auth.RoleInterpreter}
 
-// handleWHIPPost starts a publisher session (RFC 9725). A room's new
-// publisher replaces the current one; viewers stay.
+// handleWHIPPost starts a publisher session (RFC 9725) for the floor or,
+// with ?lang= or an interpreter's token, a language channel. A channel's
+// new publisher replaces the current one; viewers stay.
 func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 	in, err := s.admit(w, r, whipGate)
+	var lang string
+	if err == nil {
+		lang, err = publishLang(r.URL.Query().Get("lang"), in.claims)
+	}
 	var codecs offerCodecs
 	if err == nil {
 		codecs, err = parseOffer(string(in.body))
@@ -33,7 +40,12 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 30*time.Second, "too many rooms"))
 		return
 	}
-	p := s.newPublisher(room)
+	ch, err := room.channelFor(lang)
+	if err != nil {
+		httperr.Write(w, r, s.log, err)
+		return
+	}
+	p := s.newPublisher(room, ch)
 	p.expect = codecs.supportedKinds()
 	room.addPending(p) // it takes the room over with its first media
 	answer, err := s.startPublisherPeer(p, string(in.body))
@@ -43,11 +55,35 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.reapUnlessLive(s.publisherConnectTimeout())
-	p.log.Info("publisher joined", "remote", r.RemoteAddr)
+	p.log.Info("publisher joined", "remote", r.RemoteAddr, "role", string(in.claims.Role))
 	w.Header().Set("Location", "/whip/"+in.room+"/"+p.id)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.WriteHeader(http.StatusCreated)
 	w.Write([]byte(answer))
+}
+
+// publishLang is the channel a WHIP request publishes: "" for the floor,
+// else a canonical language tag. An interpreter publishes the language of
+// its token and no other.
+func publishLang(query string, claims *auth.Claims) (string, error) {
+	lang := ""
+	if query != "" && query != FloorLang {
+		var err error
+		if lang, err = langtag.Canonical(query); err != nil {
+			return "", httperr.New(http.StatusBadRequest, "lang: %v", err)
+		}
+	}
+	if claims.Role != auth.RoleInterpreter {
+		return lang, nil
+	}
+	own, err := langtag.Canonical(claims.Lang)
+	if err != nil {
+		return "", httperr.New(http.StatusForbidden, "this interpreter token names no channel language")
+	}
+	if query != "" && lang != own {
+		return "", httperr.New(http.StatusForbidden, "this token publishes the %s channel, not %s", own, orFloor(lang))
+	}
+	return own, nil
 }
 
 func (s *Server) startPublisherPeer(p *publisher, offer string) (string, error) {

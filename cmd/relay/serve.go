@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -167,11 +168,11 @@ func configuredRooms(fc *fileConfig, demo bool) ([]relay.RoomConfig, map[string]
 	var rooms []relay.RoomConfig
 	langs := map[string][]string{}
 	for _, r := range fc.Rooms {
-		rooms = append(rooms, relay.RoomConfig{Name: r.Name, Title: r.Title, Private: r.Private || fc.Tokens.PrivateByDefault})
+		rooms = append(rooms, relay.RoomConfig{Name: r.Name, Title: r.Title, Private: r.Private || fc.Tokens.PrivateByDefault, Languages: r.Languages})
 		langs[r.Name] = r.Languages
 	}
 	if demo && langs["demo"] == nil {
-		rooms = append(rooms, relay.RoomConfig{Name: "demo", Title: "Demo room"})
+		rooms = append(rooms, relay.RoomConfig{Name: "demo", Title: "Demo room", Languages: []string{"en", "fr", "ar"}})
 		langs["demo"] = []string{"en", "fr", "ar"}
 	}
 	return rooms, langs
@@ -317,9 +318,27 @@ func runDemo(ctx context.Context, sfu *relay.Server, capSvc *captions.Service, l
 			log.Error("demo captions", "err", err)
 		}
 	}()
-	if err := sfu.PublishClip(ctx, "demo", c); err != nil {
+	// Two interpretation booths, so that a new user hears the language
+	// change when picking Français or العربية.
+	var booths sync.WaitGroup
+	for _, lang := range clip.BoothLanguages() {
+		b, err := clip.Booth(lang)
+		if err != nil {
+			log.Error("demo booth", "lang", lang, "err", err)
+			continue
+		}
+		booths.Add(1)
+		go func() {
+			defer booths.Done()
+			if err := sfu.PublishClip(ctx, "demo", lang, b); err != nil {
+				log.Error("demo booth", "lang", lang, "err", err)
+			}
+		}()
+	}
+	if err := sfu.PublishClip(ctx, "demo", "", c); err != nil {
 		log.Error("demo clip", "err", err)
 	}
+	booths.Wait()
 	<-done
 }
 

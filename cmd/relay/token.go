@@ -15,8 +15,8 @@ import (
 func runToken(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	room := fs.String("room", "", "room the token is for ('*' for every room)")
-	role := fs.String("role", "", "publisher, captioner, viewer or admin")
-	lang := fs.String("lang", "", "caption language (captioners; empty or '*' for any)")
+	role := fs.String("role", "", "publisher, interpreter, captioner, viewer or admin")
+	lang := fs.String("lang", "", "language: a captioner's (empty or '*' for any), an interpreter's channel (required)")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,9 +1,10 @@
 // Package auth issues and checks the relay's bearer tokens.
 //
 // A token is a JWT signed with HS256 under the relay's secret. Its claims say
-// what the bearer may do: a role (publisher, captioner, viewer, admin), a room
-// ("*" for every room) and, for captioners, a language ("" or "*" for every
-// language). relay and captions both check tokens through this package, so
+// what the bearer may do: a role (publisher, interpreter, captioner, viewer,
+// admin), a room ("*" for every room) and, for captioners, a language (""
+// or "*" for every language). An interpreter token always names its one
+// language: it publishes that language channel of the room and no other. relay and captions both check tokens through this package, so
 // neither has to know about the other.
 package auth
 
@@ -27,15 +28,18 @@ const (
 	RoleCaptioner Role = "captioner"
 	RoleViewer    Role = "viewer"
 	RoleAdmin     Role = "admin"
+	// RoleInterpreter publishes one language channel of a room (a booth's
+	// audio, or a sign-language interpreter's video).
+	RoleInterpreter Role = "interpreter"
 )
 
 // ParseRole turns a role name into a Role.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RolePublisher, RoleCaptioner, RoleViewer, RoleAdmin:
+	case RolePublisher, RoleInterpreter, RoleCaptioner, RoleViewer, RoleAdmin:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want publisher, captioner, viewer or admin)", s)
+	return "", fmt.Errorf("unknown role %q (want publisher, interpreter, captioner, viewer or admin)", s)
 }
 
 // Errors a request can cause. Handlers map ErrMissing to 401 and the rest to
@@ -69,6 +73,9 @@ type Claims struct {
 // Need describes what a request wants to do.
 type Need struct {
 	Role Role
+	// Or is a second role that also does (WHIP takes a publisher's or an
+	// interpreter's token); "" means none.
+	Or   Role
 	Room string
 	Lang string // checked only when the token names a language
 }
@@ -104,6 +111,9 @@ func (a *Authority) Issue(role Role, room, lang string, ttl time.Duration) (stri
 	if room == "" {
 		return "", errors.New("token needs a room (use '*' for any room)")
 	}
+	if role == RoleInterpreter && (lang == "" || lang == "*") {
+		return "", errors.New("an interpreter token needs the language of its channel (--lang fr)")
+	}
 	if ttl <= 0 {
 		return "", errors.New("token ttl must be positive")
 	}
@@ -136,7 +146,7 @@ func (a *Authority) Check(token string, need Need) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if c.Role != need.Role && c.Role != RoleAdmin {
+	if c.Role != need.Role && c.Role != RoleAdmin && (need.Or == "" || c.Role != need.Or) {
 		return nil, fmt.Errorf("%w: token is for role %s, not %s", ErrScope, c.Role, need.Role)
 	}
 	if c.Room != "*" && c.Room != need.Room {

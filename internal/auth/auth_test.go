@@ -25,6 +25,8 @@ func TestCheck(t *testing.T) {
 	}
 	pubA := issue(a, RolePublisher, "a", "", time.Hour)
 	capFr := issue(a, RoleCaptioner, "a", "fr", time.Hour)
+	interpFr := issue(a, RoleInterpreter, "a", "fr", time.Hour)
+	viewerA := issue(a, RoleViewer, "a", "", time.Hour)
 	anyRoom := issue(a, RolePublisher, "*", "", time.Hour)
 	admin := issue(a, RoleAdmin, "*", "", time.Hour)
 	foreign := issue(other, RolePublisher, "a", "", time.Hour)
@@ -50,22 +52,27 @@ func TestCheck(t *testing.T) {
 		need  Need
 		want  error
 	}{
-		{"publisher own room", pubA, Need{RolePublisher, "a", ""}, nil},
-		{"publisher other room", pubA, Need{RolePublisher, "b", ""}, ErrScope},
-		{"publisher as captioner", pubA, Need{RoleCaptioner, "a", "fr"}, ErrScope},
-		{"captioner own lang", capFr, Need{RoleCaptioner, "a", "fr"}, nil},
-		{"captioner lang case", capFr, Need{RoleCaptioner, "a", "FR"}, nil},
-		{"captioner other lang", capFr, Need{RoleCaptioner, "a", "en"}, ErrScope},
-		{"any room", anyRoom, Need{RolePublisher, "zzz", ""}, nil},
-		{"admin does all", admin, Need{RoleCaptioner, "x", "ar"}, nil},
-		{"missing", "", Need{RolePublisher, "a", ""}, ErrMissing},
-		{"garbage", "not.a.token", Need{RolePublisher, "a", ""}, ErrInvalid},
-		{"other secret", foreign, Need{RolePublisher, "a", ""}, ErrInvalid},
-		{"not yet valid", notYet, Need{RolePublisher, "a", ""}, ErrInvalid},
-		{"no expiry", noExpiry, Need{RolePublisher, "a", ""}, ErrInvalid},
-		{"alg none", none, Need{RolePublisher, "a", ""}, ErrInvalid},
-		{"tampered", pubA[:len(pubA)-2] + "xx", Need{RolePublisher, "a", ""}, ErrInvalid},
-		{"huge", strings.Repeat("a", 10000), Need{RolePublisher, "a", ""}, ErrInvalid},
+		{"publisher own room", pubA, Need{Role: RolePublisher, Room: "a", Lang: ""}, nil},
+		{"publisher other room", pubA, Need{Role: RolePublisher, Room: "b", Lang: ""}, ErrScope},
+		{"publisher as captioner", pubA, Need{Role: RoleCaptioner, Room: "a", Lang: "fr"}, ErrScope},
+		{"captioner own lang", capFr, Need{Role: RoleCaptioner, Room: "a", Lang: "fr"}, nil},
+		{"captioner lang case", capFr, Need{Role: RoleCaptioner, Room: "a", Lang: "FR"}, nil},
+		{"captioner other lang", capFr, Need{Role: RoleCaptioner, Room: "a", Lang: "en"}, ErrScope},
+		{"any room", anyRoom, Need{Role: RolePublisher, Room: "zzz", Lang: ""}, nil},
+		{"admin does all", admin, Need{Role: RoleCaptioner, Room: "x", Lang: "ar"}, nil},
+		{"missing", "", Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrMissing},
+		{"garbage", "not.a.token", Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrInvalid},
+		{"other secret", foreign, Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrInvalid},
+		{"not yet valid", notYet, Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrInvalid},
+		{"no expiry", noExpiry, Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrInvalid},
+		{"alg none", none, Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrInvalid},
+		{"tampered", pubA[:len(pubA)-2] + "xx", Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrInvalid},
+		{"huge", strings.Repeat("a", 10000), Need{Role: RolePublisher, Room: "a", Lang: ""}, ErrInvalid},
+		{"interpreter on whip", interpFr, Need{Role: RolePublisher, Or: RoleInterpreter, Room: "a", Lang: "fr"}, nil},
+		{"interpreter other lang", interpFr, Need{Role: RolePublisher, Or: RoleInterpreter, Room: "a", Lang: "ar"}, ErrScope},
+		{"interpreter other room", interpFr, Need{Role: RolePublisher, Or: RoleInterpreter, Room: "b", Lang: "fr"}, ErrScope},
+		{"interpreter not a publisher", interpFr, Need{Role: RolePublisher, Room: "a"}, ErrScope},
+		{"viewer not an interpreter", viewerA, Need{Role: RolePublisher, Or: RoleInterpreter, Room: "a"}, ErrScope},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -128,4 +135,19 @@ func FuzzCheck(f *testing.F) {
 		}
 		_ = FromHeader("Bearer " + tok)
 	})
+}
+
+func TestInterpreterTokenNeedsLanguage(t *testing.T) {
+	a, err := New([]byte("0123456789abcdef0123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"", "*"} {
+		if _, err := a.Issue(RoleInterpreter, "a", lang, time.Hour); err == nil {
+			t.Errorf("interpreter token with language %q issued", lang)
+		}
+	}
+	if _, err := ParseRole("interpreter"); err != nil {
+		t.Error(err)
+	}
 }

@@ -1,6 +1,12 @@
 // Package clip reads short media clips (H.264 Annex B or VP8 IVF video, Ogg
 // Opus audio) and turns them into timed RTP packets, looping forever. The
 // relay's demo room, its tests and the load tool all publish through it.
+//
+// The binary embeds the clips under media/: the demo room's picture and sound
+// (Demo) and the audio-only interpretation booths of its language channels
+// (Booth: French and Arabic sentences spoken by espeak-ng and encoded to Ogg
+// Opus by ffmpeg). media/make-booths.sh regenerates the booth clips; its
+// header says what it needs and what it makes.
 package clip
 
 import (
@@ -10,12 +16,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
 
 //go:embed media/demo.h264 media/demo.ogg
 var demoFS embed.FS
+
+//go:embed media/booth-fr.ogg media/booth-ar.ogg
+var boothFS embed.FS
 
 // MIME types of the codecs a clip can carry.
 const (
@@ -47,9 +57,9 @@ func (t *Track) Length() time.Duration {
 	return d
 }
 
-// Clip is a video track and an optional audio track.
+// Clip is a video track, an audio track, or both.
 type Clip struct {
-	Video *Track
+	Video *Track // nil when the clip is audio-only (Booth, FromOgg)
 	Audio *Track // nil when the clip has no audio
 }
 
@@ -65,6 +75,40 @@ func Demo() (*Clip, error) {
 		return nil, err
 	}
 	return FromBytes(MimeH264, v, a, 30)
+}
+
+// BoothLanguages returns the language tags Booth has a clip for, in the
+// order the demo room lists its channels.
+func BoothLanguages() []string { return []string{"fr", "ar"} }
+
+// Booth returns the embedded interpretation booth clip for lang, "fr" or "ar"
+// (see BoothLanguages): an audio-only clip (Video is nil) of an interpreter
+// saying, in that language, that the listener hears the demo room's
+// interpretation and can pick another language or go back to the floor,
+// followed by a short pause so that it loops naturally. It is mono Ogg Opus
+// at 24 kbit/s in 20 ms packets, 12 s (fr) and 18 s (ar) long.
+func Booth(lang string) (*Clip, error) {
+	if !slices.Contains(BoothLanguages(), lang) {
+		return nil, fmt.Errorf("no booth clip for language %q", lang)
+	}
+	b, err := boothFS.ReadFile("media/booth-" + lang + ".ogg")
+	if err != nil {
+		return nil, err
+	}
+	c, err := FromOgg(b)
+	if err != nil {
+		return nil, fmt.Errorf("booth %s: %w", lang, err)
+	}
+	return c, nil
+}
+
+// FromOgg parses an Ogg Opus file as an audio-only clip: Video is nil.
+func FromOgg(audio []byte) (*Clip, error) {
+	a, err := parseOggOpus(audio)
+	if err != nil {
+		return nil, err
+	}
+	return &Clip{Audio: a}, nil
 }
 
 // Load reads a clip from path: a .h264 Annex B stream (fps frames per second)
