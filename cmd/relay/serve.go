@@ -354,9 +354,14 @@ func printWelcome(out io.Writer, addr net.Addr, a *auth.Authority, devSecret, de
 		pub, _ := a.Issue(auth.RolePublisher, "*", "", 12*time.Hour)
 		capt, _ := a.Issue(auth.RoleCaptioner, "*", "", 12*time.Hour)
 		admin, _ := a.Issue(auth.RoleAdmin, "*", "", 12*time.Hour)
+		interp, _ := a.Issue(auth.RoleInterpreter, "*", "fr", 12*time.Hour)
 		fmt.Fprintf(out, "\nRELAY_SECRET is not set: using a random secret for this run only.\n")
 		fmt.Fprintf(out, "  publisher token (any room, 12 h): %s\n", pub)
 		fmt.Fprintf(out, "  captioner token (any room, 12 h): %s\n", capt)
+		fmt.Fprintf(out, "  interpreter token (French booth of any room, 12 h): %s\n", interp)
+		if demo {
+			fmt.Fprintf(out, "  interpret French: %s/interpret/demo?lang=fr&token=%s\n", base, interp)
+		}
 		fmt.Fprintf(out, "  admin token (12 h):               %s\n\n", admin)
 	}
 }
