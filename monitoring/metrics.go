@@ -129,6 +129,17 @@ var (
 	descWSConns    = prometheus.NewDesc("relay_websocket_connections", "Open caption WebSocket connections, by role (viewer, captioner).", []string{"role"}, nil)
 	descCapRefused = prometheus.NewDesc("relay_caption_viewers_refused_total",
 		"Caption viewer sockets refused before the upgrade, by reason (unknown_language, per_address, total).", []string{"reason"}, nil)
+
+	descChListeners = prometheus.NewDesc("relay_channel_listeners",
+		"Viewers whose selection is the channel (lang floor: the floor audio), per room and language.", []string{"room", "lang"}, nil)
+	descChLive = prometheus.NewDesc("relay_channel_live",
+		"1 while a language channel's media flows, 0 while it is down, per room, language and kind (audio, sign).", []string{"room", "lang", "kind"}, nil)
+	descChLevel = prometheus.NewDesc("relay_channel_audio_level_dbov",
+		"Loudest RFC 6464 audio level of the last 2 s (0 loudest, -127 silence); only where the publisher sends levels.", []string{"room", "lang"}, nil)
+	descChSilent = prometheus.NewDesc("relay_channel_silent_seconds",
+		"Seconds since the channel's audio was last louder than -50 dBov; only where the publisher sends levels.", []string{"room", "lang"}, nil)
+	descChSwitches = prometheus.NewDesc("relay_channel_switches_total",
+		"Viewer tracks moved to another source (a selection, or a booth going live or down).", []string{"room"}, nil)
 )
 
 // Quality histogram buckets.
@@ -141,7 +152,8 @@ var (
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descViewers, descPublishers, descLive, descLost, descFwdPkts, descFwdBytes, descInBytes,
 		descInPkts, descKeyframes, descPubStart, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
-		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns, descCapRefused} {
+		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns, descCapRefused,
+		descChListeners, descChLive, descChLevel, descChSilent, descChSwitches} {
 		ch <- d
 	}
 }
@@ -194,6 +206,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- loss.metric(descLoss, room)
 			ch <- jitter.metric(descJitter, room)
 			ch <- rtt.metric(descRTT, room)
+			channelMetrics(rs, gauge)
+			counter(descChSwitches, rs.ChannelSwitches, room)
 		}
 	}
 	if c.captions != nil {
@@ -219,6 +233,32 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				counter(descCapDrop, l.Dropped["slow"], rs.Room, l.Lang, "slow")
 			}
 		}
+	}
+}
+
+// channelMetrics emits a room's floor and language channel gauges. A
+// language with both a booth and a sign channel has one listeners series
+// (their sum): the label set is fixed at room and lang, and two series with
+// the same labels would fail the scrape.
+func channelMetrics(rs relay.RoomStats, gauge func(*prometheus.Desc, float64, ...string)) {
+	listeners := map[string]int{}
+	var langs []string
+	for _, c := range rs.Channels {
+		if _, seen := listeners[c.Lang]; !seen {
+			langs = append(langs, c.Lang)
+		}
+		listeners[c.Lang] += c.Listeners
+		if c.Lang != relay.FloorLang {
+			gauge(descChLive, boolf(c.Live), rs.Room, c.Lang, c.Kind)
+		}
+		// Only audio carries levels: at most one level series per language.
+		if c.HasLevel && c.Kind == relay.KindAudio {
+			gauge(descChLevel, c.Level, rs.Room, c.Lang)
+			gauge(descChSilent, c.Silent.Seconds(), rs.Room, c.Lang)
+		}
+	}
+	for _, l := range langs {
+		gauge(descChListeners, float64(listeners[l]), rs.Room, l)
 	}
 }
 

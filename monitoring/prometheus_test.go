@@ -30,7 +30,8 @@ func tool(t *testing.T, name string) string {
 }
 
 // TestAlertRules: promtool accepts the rules and their unit tests pass
-// (publisher down, caption language silent, capacity near the limit).
+// (publisher down, caption language silent, capacity near the limit,
+// language channel down, booth silent).
 func TestAlertRules(t *testing.T) {
 	promtool := tool(t, "promtool")
 	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {

@@ -1,14 +1,19 @@
-// The AV team's monitor: rooms, publishers, viewers and caption languages,
-// live from /api/rooms/events (server-sent events, roomfeed.js), with admin
-// actions. The admin token, when set, also goes with the event stream: the
-// relay keeps a few streams for it, so the AV team gets in while anonymous
+// The AV team's monitor: rooms, publishers, viewers, language channels
+// (interpreter booths, sign language) and caption languages, live from
+// /api/rooms/events (server-sent events, roomfeed.js), with admin actions.
+// The admin token, when set, also goes with the event stream: the relay
+// keeps a few streams for it, so the AV team gets in while anonymous
 // clients hold all the others.
 import { $, el, clock } from './dom.js';
 import { RoomFeed } from './roomfeed.js';
+import { dir, nativeName } from './langs.js';
 
 const TOKEN_KEY = 'relay.adminToken';
 const STALLED_MS = 3000; // a live track without packets for longer is flagged
 const CUE_RATE_WINDOW_MS = 5000; // cue rates are measured over at least this
+const BOOTH_SILENT_S = 30; // as the RelayBoothSilent alert
+const LEVEL_FLOOR_DBOV = -60; // the meter's empty end; 0 dBov is full
+const SILENCE_DBOV = -50; // the relay's silence threshold
 
 const app = {
   prev: new Map(), // room -> {at, bytes, bitrate, cues: Map(lang -> {at, cues, rate})}
@@ -145,12 +150,117 @@ function viewerList(room) {
     el('span', { title: `since ${fmtTime(v.since)}` }, `watching ${fmtAgo((Date.now() - Date.parse(v.since)) / 1000)}`),
     el('span', { class: v.loss > 0.05 ? 'warn' : '' }, v.reports ? `loss ${fmtPercent(v.loss)}` : 'no reports yet'),
     el('span', {}, v.rttNs ? `RTT ${fmtMs(v.rttNs / 1e6)} ms` : ''),
+    selection(v),
     el('button', {
       class: 'btn small danger', type: 'button', 'aria-label': `Disconnect viewer ${v.tag}`,
       onclick: async () => {
         if (await action(`/api/rooms/${encodeURIComponent(room)}/viewers/${encodeURIComponent(v.tag)}/disconnect`)) loadViewers(room);
       },
     }, 'Disconnect'))));
+}
+
+// selection says what a viewer chose and, where it differs, what it gets
+// now (the floor while its booth is down).
+function selection(v) {
+  const audio = v.audio || 'floor';
+  const playing = v.playingAudio || audio;
+  const parts = [playing === audio ? `audio ${audio}` : `audio ${playing} (${audio} down)`];
+  const signDown = Boolean(v.sign) && v.playingSign !== v.sign;
+  if (v.sign) parts.push(signDown ? `sign ${v.sign} (down)` : `sign ${v.sign}`);
+  return el('span', { class: playing !== audio || signDown ? 'warn' : '', dataset: { col: 'selection' } }, parts.join(' · '));
+}
+
+function levelCell(level) {
+  if (typeof level !== 'number') return el('td', { class: 'faint', dataset: { col: 'level' } }, 'no level');
+  const v = Math.max(LEVEL_FLOOR_DBOV, Math.min(0, level));
+  return el('td', { class: 'level', dataset: { col: 'level' }, title: `loudest of the last 2 s: ${Math.round(level)} dBov` },
+    el('meter', { min: LEVEL_FLOOR_DBOV, max: 0, low: SILENCE_DBOV, high: -6, optimum: -20, value: v, 'aria-label': `${Math.round(level)} dBov` }),
+    el('span', {}, Math.round(level)));
+}
+
+function silenceCell(seconds, highlight) {
+  if (typeof seconds !== 'number') return el('td', { class: 'faint', dataset: { col: 'silent' } }, '—');
+  return el('td', { class: highlight ? 'warn' : '', dataset: { col: 'silent' } },
+    seconds < 1 ? 'sound' : `silent for ${fmtAgo(seconds)}`);
+}
+
+// fmtFor is a short "for how long": seconds only under a minute.
+function fmtFor(iso, now) {
+  const t = Date.parse(iso);
+  if (isNaN(t) || new Date(t).getFullYear() < 2000) return '—';
+  const s = Math.max(0, (now - t) / 1000);
+  if (s < 60) return `${Math.round(s)} s`;
+  return s < 3600 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+const KIND_TEXT = { audio: 'booth', sign: 'sign' };
+
+// nameCell shows a language by its own name, with its tag and kind below.
+function nameCell(lang, kind) {
+  const name = nativeName(lang);
+  return el('td', { class: 'chan-name' },
+    el('span', { lang, dir: dir(lang) }, name),
+    el('small', {}, name === lang ? '' : lang, name !== lang && kind ? ' · ' : '',
+      kind ? el('span', { dataset: { col: 'kind' } }, KIND_TEXT[kind] || kind) : null));
+}
+
+// stateCell shows live or down and since when (iso; none without one).
+function stateCell(state, text, iso, now) {
+  return el('td', {},
+    el('span', { class: 'chan-state', dataset: { state } }, text),
+    iso ? el('small', { dataset: { col: 'since' }, title: `since ${fmtTime(iso)}` }, `for ${fmtFor(iso, now)}`) : null);
+}
+
+// channelRow is one language channel. A channel down while delegates
+// selected it is a problem (they hear the floor), and so is a live booth
+// silent past BOOTH_SILENT_S while the floor is not known to be silent.
+function channelRow(c, floorSilent, now) {
+  const down = !c.live && c.viewers > 0;
+  const silent = c.live && c.kind === 'audio' && c.silentSeconds > BOOTH_SILENT_S && !floorSilent;
+  const problem = down ? 'down' : silent ? 'silent' : '';
+  const title = down ? `Down while ${c.viewers} delegates selected it: they get the floor`
+    : silent ? `No sound for over ${BOOTH_SILENT_S} s while the floor is not silent` : null;
+  const state = c.live ? 'live' : 'down';
+  return {
+    problem,
+    row: el('tr', { dataset: { channel: c.lang, kind: c.kind, state, problem }, title },
+      nameCell(c.lang, c.kind),
+      stateCell(state, state, c.since, now),
+      el('td', { class: c.interpreter ? '' : 'faint', dataset: { col: 'interpreter' } }, c.interpreter || '—'),
+      c.kind === 'audio' ? levelCell(c.levelDbov) : el('td', { dataset: { col: 'level' } }),
+      c.kind === 'audio' ? silenceCell(c.silentSeconds, silent) : el('td', { dataset: { col: 'silent' } }),
+      el('td', { class: 'num', dataset: { col: 'listeners' } }, c.viewers)),
+  };
+}
+
+// channelTable lists the floor, the channels that have been live and the
+// other declared languages (selectable; their listeners hear the floor
+// until a booth comes); no table for a room without channels or floor
+// levels, where it would only repeat the caption languages.
+function channelTable(room, now) {
+  const floor = room.floor || {};
+  const channels = room.channels || [];
+  const declared = (room.languages || []).filter((l) => !channels.some((c) => c.lang === l));
+  if (!channels.length && typeof floor.levelDbov !== 'number') return { table: null, problems: 0 };
+  const floorSilent = floor.silentSeconds > BOOTH_SILENT_S;
+  const rows = channels.map((c) => channelRow(c, floorSilent, now));
+  const floorRow = el('tr', { dataset: { channel: 'floor', kind: 'audio', state: room.state } },
+    el('td', { class: 'chan-name' }, el('b', {}, 'Floor'), el('small', {}, 'original')),
+    stateCell(room.state, STATE_TEXT[room.state] || room.state, room.since, now),
+    el('td', { class: room.publisher ? '' : 'faint', dataset: { col: 'interpreter' }, title: 'publisher' }, room.publisher ? room.publisher.tag : '—'),
+    levelCell(floor.levelDbov),
+    silenceCell(floor.silentSeconds, false),
+    el('td', { class: 'num', dataset: { col: 'listeners' } }, floor.listeners ?? '—'));
+  const declaredRows = declared.map((l) => el('tr', { dataset: { channel: l, state: 'none' }, title: 'Declared in the config; no interpreter has published it yet' },
+    nameCell(l, ''),
+    stateCell('none', 'no booth', '', now),
+    el('td', { class: 'faint' }, '—'), el('td', {}), el('td', {}),
+    el('td', { class: 'num faint', dataset: { col: 'listeners' } }, '—')));
+  const table = el('table', { class: 'langs channels' },
+    el('thead', {}, el('tr', {}, ['Channel', 'State', 'Interpreter', 'Level, dBov', 'Sound', 'Listeners'].map((h, i) =>
+      el('th', { scope: 'col', class: i === 5 ? 'num' : '' }, h)))),
+    el('tbody', {}, floorRow, rows.map((x) => x.row), declaredRows));
+  return { table: el('div', { class: 'table-scroll' }, table), problems: rows.filter((x) => x.problem).length };
 }
 
 function langRow(room, c, rate, now) {
@@ -179,7 +289,8 @@ function roomCard(room, now) {
   const live = room.state === 'live';
   const langs = (room.captions || []).filter((c) => c.announced || c.viewers > 0);
   const rows = langs.map((c) => langRow(room, c, r.cueRates.get(c.lang), now));
-  const alert = (room.state === 'lost' && room.viewers > 0) || (live && r.stalled) || rows.some((x) => x.silent);
+  const channels = channelTable(room, now);
+  const alert = (room.state === 'lost' && room.viewers > 0) || (live && r.stalled) || rows.some((x) => x.silent) || channels.problems > 0;
   const q = room.quality || {};
   const open = app.open.has(room.name);
   const stateFor = fmtAgo((now - Date.parse(room.since)) / 1000);
@@ -198,6 +309,7 @@ function roomCard(room, now) {
       fact('Viewer RTT', q.reporting && q.rttMaxMs > 0 ? `${fmtMs(q.rttMedianMs)} / ${fmtMs(q.rttMaxMs)} ms` : '—', 'rtt', false, 'median / worst'),
       fact('Keyframes', r.keyframes ?? '—', 'keyframes'),
       fact('PLIs', r.plis, 'plis')),
+    channels.table,
     langs.length
       ? el('table', { class: 'langs' },
           el('thead', {}, el('tr', {}, ['Language', 'Captioners', 'Viewers', 'Cues', 'Cues/min', 'Last cue'].map((h, i) =>
@@ -244,9 +356,11 @@ function render(snapshot) {
   const viewers = rooms.reduce((n, r) => n + r.viewers, 0);
   const live = rooms.filter((r) => r.state === 'live').length;
   const captioners = rooms.reduce((n, r) => n + (r.captions || []).reduce((m, c) => m + (c.captioners || []).length, 0), 0);
+  const channels = rooms.flatMap((r) => r.channels || []);
   $('#totals').replaceChildren(
     el('div', { class: 'total' }, el('b', { id: 'total-viewers' }, viewers), el('span', {}, 'viewers')),
     el('div', { class: 'total' }, el('b', {}, `${live} / ${rooms.length}`), el('span', {}, 'rooms live')),
+    el('div', { class: 'total' }, el('b', { id: 'total-channels' }, `${channels.filter((c) => c.live).length} / ${channels.length}`), el('span', {}, 'channels live')),
     el('div', { class: 'total' }, el('b', {}, captioners), el('span', {}, 'captioners connected')));
   // Keep keyboard focus on the same control across the re-render.
   const focused = document.activeElement?.closest('[data-room]') && document.activeElement.dataset.action
