@@ -219,12 +219,14 @@ func (r *Room) selectable(lang, none, what string) (string, error) {
 	if lang == "" || lang == none {
 		return "", nil
 	}
+	// A tag that does not parse names no channel of the room either: the
+	// same 422, with the list to choose from.
 	canon, err := langtag.Canonical(lang)
-	if err != nil {
-		return "", httperr.New(http.StatusBadRequest, "%s: %v", what, err)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err != nil {
+		return "", httperr.New(http.StatusUnprocessableEntity, "%s: %q is not a language tag; room %s has: %s", what, lang, r.cfg.Name, strings.Join(r.knownLanguagesLocked(), ", "))
+	}
 	if ch := r.channels[canon]; (ch != nil && ch.everLive) || slices.Contains(r.cfg.Languages, canon) {
 		return canon, nil
 	}

@@ -142,19 +142,19 @@ func (t *viewerTrack) Unbind(webrtc.TrackLocalContext) error {
 
 func (t *viewerTrack) forwarder() *forwarder { return t.fwd.Load() }
 
-// moveTo moves the track's forwarder into g (nil: out of every group).
-// The caller holds v.selMu.
-func (t *viewerTrack) moveTo(g *trackGroup) {
+// moveTo moves the track's forwarder into g (nil: out of every group)
+// and says whether it moved. The caller holds v.selMu.
+func (t *viewerTrack) moveTo(g *trackGroup) bool {
 	f := t.fwd.Load()
 	if f == nil || t.unbound {
-		return
+		return false
 	}
 	if g != nil && !sameCodec(f.codec, g.codecCap()) && g.codecCap().MimeType != "" {
 		g = nil // negotiated for another codec: it cannot play this source
 	}
 	cur := t.group.Load()
 	if cur == g {
-		return
+		return false
 	}
 	if cur != nil {
 		cur.remove(f)
@@ -162,7 +162,6 @@ func (t *viewerTrack) moveTo(g *trackGroup) {
 		// writes f: its hot-path state is this goroutine's until f
 		// joins g.
 		cur.settle()
-		t.v.room.switches.Add(1)
 	}
 	// The next packet, from whichever source, starts a new run on the
 	// viewer's timeline (even from a source f had before: it has moved on
@@ -172,6 +171,7 @@ func (t *viewerTrack) moveTo(g *trackGroup) {
 	if g != nil {
 		g.add(f)
 	}
+	return true
 }
 
 // retarget moves each of the viewer's tracks to where its selection
@@ -188,7 +188,9 @@ func (v *viewer) retargetLocked() targets {
 		return to
 	}
 	for _, t := range v.tracks {
-		t.moveTo(to.of(t.role))
+		if t.moveTo(to.of(t.role)) {
+			v.room.switches.Add(1)
+		}
 	}
 	return to
 }
