@@ -1,18 +1,31 @@
 // Package player serves the relay's web pages, embedded in the binary: the
-// lobby, the watch page, the captioner console, the browser publisher and the
-// AV monitor. Plain HTML, CSS and ES modules; no bundler, no CDN, no inline
-// script, so that a strict Content-Security-Policy holds.
+// lobby, the watch page, the captioner console, the browser publisher, the
+// interpreter console and the AV monitor. Plain HTML, CSS and ES modules; no
+// bundler, no CDN, no inline script, so that a strict Content-Security-Policy
+// holds.
 //
 // Pages and their modules (static/js):
 //
-//	lobby.html    lobby.js: rooms, live state, viewers, languages (polls /api/rooms)
-//	watch.html    watch.js wires playback.js (WHEP with reconnect, over whep.js),
-//	              captions.js (viewer socket with reconnect), cuestore.js,
-//	              overlay.js, texttracks.js (native VTTCues), transcript.js,
-//	              langs.js, stats.js (getStats indicator), prefs.js
+//	lobby.html    lobby.js: rooms, live state, viewers, caption languages and
+//	              language channels, live or off air (polls /api/rooms)
+//	watch.html    watch.js wires playback.js (WHEP with reconnect and the
+//	              channel selection, /select, over whep.js), captions.js
+//	              (viewer socket with reconnect), cuestore.js, overlay.js,
+//	              texttracks.js (native VTTCues), transcript.js, language.js
+//	              (the one Language choice: sound, subtitles, transcript;
+//	              off-air notice) over channels.js (the room's channels),
+//	              floormix.js (the floor under the interpretation, WebAudio),
+//	              signchoice.js and signpip.js (the sign-language toggle and
+//	              its movable box), panels.js, menu.js, langs.js, stats.js
+//	              (getStats indicator), prefs.js
 //	caption.html  console.js wires captioner.js (acks, resend of unacked
 //	              lines with the same id), captions.js + overlay.js (preview)
 //	publish.html  publish.js wires whip.js and stats.js
+//	interpret.html
+//	              interpret.js wires floor.js (the floor over WHEP with the
+//	              interpreter token, and its delay), booth.js (the channel on
+//	              air over WHIP, muting, handover), coughkey.js (hold to
+//	              mute), levelmeter.js (the microphone's level, WebAudio)
 //	monitor.html  monitor.js wires roomfeed.js (the event stream, read with
 //	              fetch: reconnects after any failure, sends the admin token)
 package player
@@ -53,6 +66,7 @@ func Register(mux *http.ServeMux) {
 	// Pages that hold tokens or send things may not be framed (clickjacking).
 	mux.Handle("GET /caption/{room}", page("caption.html", "'none'"))
 	mux.Handle("GET /publish/{room}", page("publish.html", "'none'"))
+	mux.Handle("GET /interpret/{room}", page("interpret.html", "'none'"))
 	mux.Handle("GET /monitor", page("monitor.html", "'none'"))
 	mux.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 }

@@ -19,6 +19,7 @@ func TestPagesAndHeaders(t *testing.T) {
 		{"/watch/plenary", `src="/static/js/watch.js"`, "frame-ancestors *"},
 		{"/caption/plenary", `src="/static/js/console.js"`, "frame-ancestors 'none'"},
 		{"/publish/plenary", `src="/static/js/publish.js"`, "frame-ancestors 'none'"},
+		{"/interpret/plenary", `src="/static/js/interpret.js"`, "frame-ancestors 'none'"},
 		{"/static/js/watch.js", "Playback", ""},
 	} {
 		t.Run(tc.path, func(t *testing.T) {

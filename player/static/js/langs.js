@@ -1,4 +1,5 @@
-// Languages: names, writing direction and the viewer's default choice.
+// Languages: names, writing direction, sign languages and the viewer's
+// default choice.
 
 const RTL = new Set(['ar', 'he', 'iw', 'fa', 'ur', 'ps', 'sd', 'yi', 'dv', 'ckb', 'ug', 'syr']);
 
@@ -21,8 +22,31 @@ export function dir(tag) {
   return isRTL(tag) ? 'rtl' : 'ltr';
 }
 
+// Sign languages (ISO 639-3) by the name their community uses in the
+// written language of the country: browsers know few of them.
+const SIGN = {
+  ase: 'American Sign Language', bfi: 'British Sign Language', ils: 'International Sign',
+  fsl: 'Langue des signes française', fcs: 'Langue des signes québécoise', sfb: 'Langue des signes de Belgique francophone',
+  gsg: 'Deutsche Gebärdensprache', sgg: 'Deutschschweizer Gebärdensprache', asq: 'Österreichische Gebärdensprache',
+  ssp: 'Lengua de signos española', ise: 'Lingua dei segni italiana', bzs: 'Língua Brasileira de Sinais', psr: 'Língua Gestual Portuguesa',
+  mfs: 'Lengua de señas mexicana', aed: 'Lengua de señas argentina', dse: 'Nederlandse Gebarentaal', vgt: 'Vlaamse Gebarentaal',
+  swl: 'Svenskt teckenspråk', dsl: 'Dansk tegnsprog', nsi: 'Norsk tegnspråk', fse: 'Suomalainen viittomakieli',
+  pso: 'Polski język migowy', rsl: 'Русский жестовый язык', tsm: 'Türk İşaret Dili', isg: 'Irish Sign Language',
+  asf: 'Auslan', nzs: 'New Zealand Sign Language', sfs: 'South African Sign Language', ins: 'Indian Sign Language',
+  jsl: '日本手話', csl: '中国手语', kvk: '한국 수어',
+};
+
+/** True when tag is a sign language (ISO 639-3 code, or sgn-…). */
+export function isSignLanguage(tag) {
+  if (!tag) return false;
+  const primary = tag.toLowerCase().split('-')[0];
+  return primary === 'sgn' || Object.hasOwn(SIGN, primary);
+}
+
 /** The language's name in itself (autonym), e.g. "Français", "العربية". */
 export function nativeName(tag) {
+  const sign = SIGN[String(tag).toLowerCase()];
+  if (sign) return sign;
   try {
     const name = new Intl.DisplayNames([tag], { type: 'language' }).of(tag);
     if (name && name !== tag) return name.charAt(0).toLocaleUpperCase(tag) + name.slice(1);
@@ -34,11 +58,13 @@ export function nativeName(tag) {
 
 /** The language's name in the page's language, e.g. "French". */
 export function localName(tag) {
+  let name = tag;
   try {
-    return new Intl.DisplayNames([document.documentElement.lang || 'en'], { type: 'language' }).of(tag) || tag;
+    name = new Intl.DisplayNames([document.documentElement.lang || 'en'], { type: 'language' }).of(tag) || tag;
   } catch {
-    return tag;
+    // unknown tag
   }
+  return name === tag ? SIGN[String(tag).toLowerCase()] || tag : name;
 }
 
 /** A label for menus: "Français (French)", or just "English" when they agree. */

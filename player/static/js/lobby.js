@@ -1,9 +1,10 @@
-// Lobby: every room with its state, viewers and caption languages, updated
-// every few seconds.
+// Lobby: every room with its state, viewers, caption languages and
+// language channels (interpretation and sign language, live or off air),
+// updated every few seconds.
 
 import { fetchRooms } from './api.js';
 import { $, el } from './dom.js';
-import { dir, nativeName } from './langs.js';
+import { dir, localName, nativeName } from './langs.js';
 
 const STATE_TEXT = { live: 'Live', idle: 'Not started', lost: 'Signal lost' };
 
@@ -15,6 +16,33 @@ function since(iso) {
   if (min < 60) return `${min} min`;
   const h = Math.floor(min / 60);
   return `${h} h ${min % 60} min`;
+}
+
+/**
+ * The room's channels as links that open the room in that language: the
+ * interpretation booths, then the sign-language interpreters.
+ */
+function channels(r, href) {
+  const list = [...(r.channels || [])].sort((a, b) => (a.kind === 'sign') - (b.kind === 'sign') || a.lang.localeCompare(b.lang));
+  if (!list.length) return null;
+  return el('div', { class: 'langs channels' },
+    el('span', { class: 'langs-label' }, 'Interpretation'),
+    ...list.map((c) => {
+      const sign = c.kind === 'sign';
+      const air = c.live ? 'live' : 'off air';
+      const what = sign ? 'sign language interpreter' : 'interpretation';
+      return el('a', {
+        class: `lang channel ${sign ? 'sign' : 'audio'}`, dataset: { lang: c.lang, kind: c.kind, live: String(!!c.live) },
+        href: sign ? href : `${href}?lang=${encodeURIComponent(c.lang)}`,
+        'aria-label': `${nativeName(c.lang)}: ${localName(c.lang)} ${what}, ${air}`,
+        title: `${localName(c.lang)} ${what}: ${air}`,
+      },
+      el('span', { class: 'air', 'aria-hidden': 'true' }),
+      sign ? el('span', { class: 'sign-mark', 'aria-hidden': 'true' }, 'Sign') : null,
+      el('span', { lang: c.lang, dir: dir(c.lang) }, nativeName(c.lang)),
+      c.live ? null : el('span', { class: 'off', 'aria-hidden': 'true' }, 'off air'));
+    }),
+  );
 }
 
 function card(r) {
@@ -36,6 +64,7 @@ function card(r) {
         ? [el('span', { class: 'langs-label' }, 'Subtitles'), ...langs.map((l) => el('a', { class: 'lang', lang: l, dir: dir(l), href: `${href}?lang=${encodeURIComponent(l)}`, title: `Watch with ${nativeName(l)} subtitles` }, nativeName(l)))]
         : el('span', { class: 'langs-label' }, 'No subtitles yet'),
     ),
+    channels(r, href),
     el('a', { class: `btn ${state === 'live' ? 'primary' : ''} watch-btn`, href, 'aria-label': `Watch ${r.title || r.name}` }, state === 'live' ? 'Watch now' : 'Open'),
   );
 }

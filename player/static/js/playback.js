@@ -10,6 +10,13 @@
 //   reconnecting the relay or the network went away; retrying
 //   busy         the relay is at capacity; retrying later
 //   unsupported  this browser cannot play the room's codec
+//
+// It also carries the delegate's channel selection ({audio, sign}): the
+// offer is made with it (a reconnect keeps it) and select() changes it on
+// the running session, without renegotiation. Events: state, room,
+// session, stats, playing (what the relay's tracks carry now, from a
+// /select answer) and refused (the relay does not know a selected channel:
+// the selection went back to the floor).
 
 import { fetchRoom } from './api.js';
 import { Backoff } from './backoff.js';
@@ -23,6 +30,9 @@ export class Playback extends EventTarget {
     this.room = room;
     this.token = token;
     this.audioOnly = audioOnly;
+    this.selection = { audio: 'floor', sign: '' };
+    this.signLine = false; // offer a second video m-line (the room has sign language)
+    this.selects = 0; // sequence of /select requests: a late answer is ignored
     this.state = 'connecting';
     this.detail = '';
     this.session = null;
@@ -49,6 +59,65 @@ export class Playback extends EventTarget {
     if (this.audioOnly === on) return;
     this.audioOnly = on;
     this.restart?.abort();
+  }
+
+  /**
+   * Offers a second video m-line from the next session on (the room has a
+   * sign-language channel). With restart, a running session offered
+   * without one starts again at once, so that the sign channel can show.
+   */
+  setSignLine(on, { restart = false } = {}) {
+    this.signLine = on;
+    const s = this.session;
+    if (on && restart && s && !s.sign && !this.audioOnly) this.restart?.abort();
+  }
+
+  /**
+   * Changes the selection ({audio}, {sign} or both). The running session
+   * switches at once (POST /select); without one, the next offer carries it.
+   */
+  select(change) {
+    Object.assign(this.selection, change);
+    if (this.session) this.sendSelection(this.session, Object.keys(change));
+  }
+
+  /**
+   * Posts the whole selection to the session (so that the last request
+   * holds every change); a newer request or session makes the answer
+   * moot. A failed network or a busy relay is tried again a few times
+   * (the session may well go on); after that the next session is offered
+   * with the selection anyway. changed names the fields a 422 refuses.
+   */
+  async sendSelection(session, changed) {
+    if (!session.location) return;
+    const n = ++this.selects;
+    const current = () => session === this.session && n === this.selects;
+    const body = { ...this.selection };
+    const change = Object.fromEntries(changed.map((k) => [k, body[k]]));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const answer = await session.select(body, this.stopped.signal);
+        if (current()) this.dispatchEvent(new CustomEvent('playing', { detail: answer }));
+        return;
+      } catch (err) {
+        if (!current()) return;
+        if (err.status === 422) return this.refuse(change, err.message);
+        if (err.status === 404) return this.restart?.abort(); // the relay forgot the session: a new one carries the selection
+        const again = !err.status || err.status === 429 || err.status >= 500;
+        if (!again || attempt === 3) return;
+        await sleep(err.retryAfterMs || 1000 * attempt, this.stopped.signal);
+        if (!current()) return;
+      }
+    }
+  }
+
+  /** The relay knows no such channel: back to the floor (no sign) for what it refused. */
+  refuse(change, message) {
+    const back = {};
+    if ('audio' in change) back.audio = 'floor';
+    if ('sign' in change) back.sign = '';
+    Object.assign(this.selection, back);
+    this.dispatchEvent(new CustomEvent('refused', { detail: { change, message } }));
   }
 
   /**
@@ -99,9 +168,17 @@ export class Playback extends EventTarget {
       this.videoWaits = 0;
       let session;
       try {
-        session = await connect({ url: `/whep/${encodeURIComponent(this.room)}`, token: this.token, audioOnly: this.audioOnly, signal: wait });
+        session = await connect({
+          url: `/whep/${encodeURIComponent(this.room)}`, token: this.token, audioOnly: this.audioOnly,
+          floorMix: true, sign: this.signLine, query: { ...this.selection }, signal: wait,
+        });
       } catch (err) {
         if (signal.aborted) break;
+        if (err.status === 422 && !isDefault(this.selection)) { // a channel the relay does not know (it restarted): the floor
+          this.refuse({ audio: this.selection.audio, sign: this.selection.sign }, err.message);
+          await sleep(1000, wait);
+          continue;
+        }
         await this.failed(err, wait);
         continue;
       }
@@ -136,6 +213,12 @@ export class Playback extends EventTarget {
     this.session = session;
     this.quietSamples = 0;
     this.dispatchEvent(new CustomEvent('session', { detail: session }));
+    // The selection changed while the offer was on its way; or ask for it
+    // again (nothing changes) to learn what the tracks carry now: the
+    // booth may be down.
+    const changed = ['audio', 'sign'].filter((k) => this.selection[k] !== session.query[k]);
+    if (changed.length) this.sendSelection(session, changed);
+    else if (!isDefault(this.selection)) this.sendSelection(session, ['audio', 'sign'].filter((k) => this.selection[k] && this.selection[k] !== 'floor'));
     this.stats = new StatsSampler(session.pc, (s) => this.sampled(s));
     const aborted = new Promise((resolve) => wait.addEventListener('abort', () => resolve('stopped'), { once: true }));
     const why = await Promise.race([session.ended(), aborted]);
@@ -172,6 +255,10 @@ export class Playback extends EventTarget {
       this.setState('paused');
     }
   }
+}
+
+function isDefault(sel) {
+  return sel.audio === 'floor' && !sel.sign;
 }
 
 function hasKind(info, kind) {

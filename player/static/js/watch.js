@@ -1,15 +1,25 @@
-// Watch page: wires playback (WHEP), captions (socket, store, overlay,
-// native tracks, transcript), language choice, reading settings and the
-// connection indicator. The only state is the app object below.
+// Watch page: wires playback (WHEP, with the delegate's channel
+// selection), captions (socket, store, overlay, native tracks, transcript),
+// the one Language choice and its settings (channels.js), the floor under
+// the interpretation (floormix.js), the sign-language box (signpip.js),
+// reading settings and the connection indicator. The only state is the app
+// object below.
 
 import { fetchRoom, roomLanguages } from './api.js';
 import { CaptionFeed } from './captions.js';
+import { FLOOR, channelsOf } from './channels.js';
 import { CueStore } from './cuestore.js';
-import { $, announce, el, roomFromPath } from './dom.js';
+import { $, announce, roomFromPath } from './dom.js';
+import { FloorMix } from './floormix.js';
+import { LanguageChoice } from './language.js';
 import { choose, label, match, nativeName } from './langs.js';
+import { fillMenu } from './menu.js';
 import { CaptionOverlay } from './overlay.js';
+import { disclosurePanels } from './panels.js';
 import { Playback } from './playback.js';
 import { load, save } from './prefs.js';
+import { SignChoice } from './signchoice.js';
+import { SignPip } from './signpip.js';
 import { formatRate, quality } from './stats.js';
 import { NativeTracks } from './texttracks.js';
 import { TranscriptPanel } from './transcript.js';
@@ -26,14 +36,17 @@ const store = new CueStore();
 const app = {
   room,
   store,
-  languages: [],
+  languages: [], // caption languages
+  applied: false, // the caption languages were applied once
   primary: null,
   secondary: null,
+  secondaryWant: queryLang2 || params.get('lang2') || load('lang2', null),
   captionsOn: load('captionsOn', true),
   reading: { size: 'm', bg: 'translucent', pos: 'bottom', native: false, ...load('reading', {}) },
   userMuted: false, // the delegate chose silence (not the browser's autoplay rule)
   feed: new CaptionFeed({ room, token }),
   playback: new Playback({ room, token, audioOnly: load('audioOnly', false) }),
+  mix: new FloorMix(),
   overlay: new CaptionOverlay(store, $('#cap-primary'), $('#cap-secondary')),
   tracks: new NativeTracks(video, store, (l) => nativeName(l)),
   transcript: new TranscriptPanel({
@@ -45,6 +58,25 @@ const app = {
     downloads: { srt: $('#dl-srt'), vtt: $('#dl-vtt') },
   }),
 };
+// What the delegate asked for: language, the Language choice (?lang=, or
+// the last pick; null once sound or subtitles were set apart); audio, the
+// sound picked apart; caption, the subtitles wanted.
+app.language = new LanguageChoice({
+  playback: app.playback, select: $('#language'), audioSelect: $('#audio'), notice: $('#channel-notice'),
+  captions: { languages: () => app.languages, primary: () => app.primary, pick: pickCaptions },
+  intent: { language: queryLang || load('language', null), audio: load('audio', FLOOR), caption: queryLang || load('lang', null) },
+});
+app.sign = new SignChoice({
+  playback: app.playback,
+  pip: new SignPip({ box: $('#sign-pip'), video: $('#sign-video'), bounds: player }),
+  button: $('#sign'), field: $('#sign-field'), select: $('#sign-lang'), off: $('#sign-off'),
+});
+$('#sign-close').addEventListener('click', () => {
+  app.sign.toggle(false);
+  $('#sign').focus();
+});
+app.mix.bindSlider($('#floor-mix'), $('#floor-mix-value'));
+disclosurePanels([[$('#lang-more'), $('#channel-panel')], [$('#settings'), $('#reading')]]);
 
 app.feed.addEventListener('backlog', (e) => store.backlog(e.detail.lang, e.detail.cues));
 app.feed.addEventListener('cue', (e) => store.apply(e.detail));
@@ -83,12 +115,25 @@ app.playback.addEventListener('session', (e) => {
   const s = e.detail;
   $('#net').hidden = !s;
   updateSound();
+  app.mix.setTrack(s?.floor?.getAudioTracks()[0] || null);
+  app.language.renderAir();
+  app.sign.render();
   if (!s) return;
   app.tracks.reset();
   video.srcObject = s.stream;
   startPlayback();
 });
 app.playback.addEventListener('stats', (e) => showStats(e.detail));
+app.playback.addEventListener('playing', (e) => {
+  const playing = e.detail?.playing || {};
+  if (typeof playing.audio === 'string') app.language.setPlaying(playing.audio);
+  if (typeof playing.sign === 'string') app.sign.setPlaying(playing.sign);
+});
+app.playback.addEventListener('refused', (e) => {
+  const { change } = e.detail;
+  if ('audio' in change && change.audio !== FLOOR) app.language.refused(change.audio);
+  if ('sign' in change && change.sign) app.sign.refused(change.sign);
+});
 
 // ---- sound -----------------------------------------------------------------
 
@@ -97,6 +142,7 @@ async function startPlayback() {
     video.muted = false;
     try {
       await video.play();
+      app.mix.resume();
       return updateSound();
     } catch {
       // no sound without a gesture on this browser: fall back to muted
@@ -112,8 +158,10 @@ async function startPlayback() {
 }
 
 function updateSound() {
+  app.mix.setOutput({ volume: video.volume, muted: video.muted });
   const muted = video.muted || video.volume === 0;
   $('#mute-label').textContent = muted ? 'Unmute' : 'Mute';
+  $('#mute').setAttribute('aria-label', muted ? 'Unmute' : 'Mute'); // the label hides on a phone
   $('#mute').classList.toggle('muted', muted);
   $('#unmute').hidden = !(muted && !app.userMuted && app.playback.session);
 }
@@ -123,6 +171,7 @@ function setMuted(muted) {
   video.muted = muted;
   if (!muted && video.volume === 0) video.volume = 0.5;
   if (video.paused && video.srcObject) video.play().catch(() => {});
+  if (!muted) app.mix.resume(); // a gesture: the floor mix may start too
   updateSound();
 }
 
@@ -134,6 +183,8 @@ $('#volume').addEventListener('input', (e) => {
   else updateSound();
 });
 video.addEventListener('volumechange', updateSound);
+// Any gesture lets the floor mix's audio start (autoplay rules).
+for (const type of ['pointerdown', 'keydown']) addEventListener(type, () => app.mix.resume(), { capture: true });
 video.addEventListener('playing', () => app.playback.mediaStarted());
 
 // ---- languages -------------------------------------------------------------
@@ -144,48 +195,40 @@ function roomInfo(info) {
   viewers.hidden = info.state !== 'live' || !info.viewers;
   viewers.textContent = `${info.viewers} watching`;
   document.title = `${info.state === 'live' && app.playback.state === 'live' ? '● ' : ''}${info.title || info.name} · relay`;
-  const langs = roomLanguages(info);
-  if (langs.join(',') !== app.languages.join(',')) {
-    app.languages = langs;
-    pickLanguages();
-  }
+  app.languages = roomLanguages(info);
+  app.language.setRoom(info);
+  app.sign.setChannels(channelsOf(info, 'sign'));
 }
 
-function pickLanguages() {
+/** Shows captions in want when the room has them (else keeps what shows, or the best other). */
+function pickCaptions(want) {
   const avail = app.languages;
-  let primary = avail.includes(app.primary) ? app.primary : null;
-  if (!primary) {
-    primary = choose(avail, { query: queryLang, stored: load('lang', null), browser: navigator.languages });
-  }
-  let secondary = avail.includes(app.secondary) ? app.secondary : null;
-  if (!secondary && app.secondary === null) {
-    secondary = match(queryLang2 || params.get('lang2'), avail) || match(load('lang2', null), avail);
-  }
+  const primary = match(want, avail) || (avail.includes(app.primary) ? app.primary : null) ||
+    choose(avail, { query: app.language.intent.caption, stored: load('lang', null), browser: navigator.languages });
+  let secondary = match(app.secondaryWant, avail);
   if (secondary === primary) secondary = null;
   fillSelects(primary, secondary);
-  applyLanguages(primary, secondary);
+  if (primary !== app.primary || secondary !== app.secondary || !app.applied) applyLanguages(primary, secondary);
 }
 
 function fillSelects(primary, secondary) {
   const sel = $('#lang');
   const sel2 = $('#lang2');
   if (!app.languages.length) {
-    sel.replaceChildren(el('option', { value: '' }, 'No subtitles yet'));
+    fillMenu(sel, [['', 'No subtitles yet']]);
     sel.disabled = true;
   } else {
-    sel.replaceChildren(...app.languages.map((l) => el('option', { value: l, lang: l, title: label(l), selected: l === primary }, nativeName(l))));
+    fillMenu(sel, app.languages.map((l) => [l, nativeName(l), l]));
     sel.disabled = false;
     sel.value = primary;
   }
-  sel2.replaceChildren(
-    el('option', { value: '' }, '+ second language'),
-    ...app.languages.filter((l) => l !== primary).map((l) => el('option', { value: l, lang: l, title: label(l) }, `+ ${nativeName(l)}`)),
-  );
+  fillMenu(sel2, [['', '+ second language'], ...app.languages.filter((l) => l !== primary).map((l) => [l, `+ ${nativeName(l)}`, l])]);
   sel2.value = secondary || '';
   sel2.closest('label').hidden = app.languages.length < 2;
 }
 
 function applyLanguages(primary, secondary) {
+  app.applied = true;
   app.primary = primary;
   app.secondary = secondary;
   const shown = app.captionsOn ? [primary, secondary] : [primary];
@@ -201,16 +244,14 @@ function applyLanguages(primary, secondary) {
 $('#lang').addEventListener('change', (e) => {
   const primary = e.target.value;
   save('lang', primary);
-  const secondary = app.secondary === primary ? null : app.secondary;
-  fillSelects(primary, secondary);
-  applyLanguages(primary, secondary);
+  if (app.secondaryWant === primary) app.secondaryWant = null;
+  app.language.setApart({ caption: primary });
   announce(`Captions: ${label(primary)}`);
 });
 $('#lang2').addEventListener('change', (e) => {
-  const secondary = e.target.value || null;
-  save('lang2', secondary);
-  app.secondary = secondary;
-  applyLanguages(app.primary, secondary);
+  app.secondaryWant = e.target.value || null;
+  save('lang2', app.secondaryWant);
+  pickCaptions(app.primary);
 });
 
 // ---- caption display -------------------------------------------------------
@@ -250,13 +291,6 @@ $('#reading').addEventListener('change', () => {
   save('reading', app.reading);
   applyReading();
 });
-$('#reading').addEventListener('submit', (e) => e.preventDefault());
-$('#settings').addEventListener('click', () => {
-  const form = $('#reading');
-  form.hidden = !form.hidden;
-  $('#settings').setAttribute('aria-expanded', String(!form.hidden));
-  if (!form.hidden) form.querySelector('input:checked')?.focus();
-});
 
 // ---- view ------------------------------------------------------------------
 
@@ -266,6 +300,7 @@ function setAudioOnly(on) {
   $('#audio-card').hidden = !on;
   player.classList.toggle('audio-only', on);
   app.playback.setAudioOnly(on);
+  app.sign.reconcile(); // no sign-language video without video
 }
 $('#audio-only').addEventListener('click', () => setAudioOnly(!app.playback.audioOnly));
 
@@ -326,7 +361,10 @@ async function watchRoom() {
   } catch {
     // the relay is away; playback reports it
   }
-  setTimeout(watchRoom, app.languages.length ? 10000 : 3000);
+  // Listening to an interpreter (or watching one): often, so that a booth
+  // going off air is said within seconds.
+  const channel = app.language.audio !== FLOOR || app.sign.sign;
+  setTimeout(watchRoom, channel || !app.languages.length ? 3000 : 10000);
 }
 
 addEventListener('pagehide', () => {
@@ -338,7 +376,7 @@ $('#title').textContent = room;
 $('#cc').setAttribute('aria-pressed', String(app.captionsOn));
 $('#cc').textContent = app.captionsOn ? 'Captions on' : 'Captions off';
 applyReading();
-pickLanguages();
+app.language.reconcile();
 setAudioOnly(app.playback.audioOnly);
 showState('connecting');
 updateSound();

@@ -41,12 +41,41 @@ export async function postOffer(url, sdp, token, signal) {
   return { answer: body, location: loc ? new URL(loc, new URL(url, location.href)).href : null };
 }
 
-/** A WHEP or WHIP session: its peer connection and the relay's Location. */
+/**
+ * A WHEP or WHIP session: its peer connection and the relay's Location.
+ * A WHEP session also has stream (audio #1 and video #1: what the page
+ * plays), floor (audio #2: the floor under the interpretation, when
+ * offered) and sign (video #2: the sign-language channel, when offered).
+ */
 export class Session {
-  constructor(pc, stream, location) {
+  constructor(pc, stream, location, { floor = null, sign = null, query = {} } = {}) {
     this.pc = pc;
     this.stream = stream;
     this.location = location;
+    this.floor = floor;
+    this.sign = sign;
+    this.query = query; // the selection the offer was made with
+  }
+
+  /**
+   * Changes the channels the session carries, without renegotiation
+   * (POST {session}/select): body is {audio, sign, video}, any of them.
+   * Resolves with the relay's answer ({audio, sign, video, playing}) or
+   * throws HTTPError.
+   */
+  async select(body, signal) {
+    const res = await fetch(`${this.location}/select`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      const s = Number(res.headers.get('Retry-After'));
+      throw new HTTPError(res.status, text.trim(), Number.isFinite(s) && s > 0 ? s * 1000 : 0);
+    }
+    return JSON.parse(text);
   }
 
   /**
@@ -88,21 +117,45 @@ export class Session {
   }
 }
 
-/** Starts a recvonly session: video (unless audioOnly) and audio. */
-export async function connect({ url, token, audioOnly, signal }) {
+/**
+ * Starts a recvonly session. The offer's m-lines, in the relay's order:
+ * audio #1 (the selected channel); audio #2 when floorMix (the floor while
+ * audio #1 carries an interpreter); video #1 unless audioOnly; video #2 when
+ * sign (the sign-language channel). query ({audio, sign}) is the selection
+ * the relay starts the session with; defaults are left out of the URL.
+ */
+export async function connect({ url, token, audioOnly = false, floorMix = false, sign = false, query = {}, signal }) {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
   const stream = new MediaStream();
-  pc.addEventListener('track', (e) => stream.addTrack(e.track));
+  const floor = floorMix ? new MediaStream() : null;
+  const signStream = sign && !audioOnly ? new MediaStream() : null;
   try {
-    if (!audioOnly) pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.addTransceiver('audio', { direction: 'recvonly' });
+    const recv = (kind) => pc.addTransceiver(kind, { direction: 'recvonly' });
+    recv('audio');
+    const audio2 = floor ? recv('audio') : null;
+    if (!audioOnly) recv('video');
+    const video2 = signStream ? recv('video') : null;
+    pc.addEventListener('track', (e) => {
+      if (e.transceiver === audio2) floor.addTrack(e.track);
+      else if (e.transceiver === video2) signStream.addTrack(e.track);
+      else stream.addTrack(e.track);
+    });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
-    const { answer, location } = await postOffer(url, pc.localDescription.sdp, token, signal);
+    const { answer, location } = await postOffer(withQuery(url, query), pc.localDescription.sdp, token, signal);
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    return new Session(pc, stream, location);
+    return new Session(pc, stream, location, { floor, sign: signStream, query: { ...query } });
   } catch (err) {
     pc.close();
     throw err;
   }
+}
+
+/** url with ?audio=fr&sign=ase: only what differs from the relay's defaults. */
+function withQuery(url, { audio, sign } = {}) {
+  const q = new URLSearchParams();
+  if (audio && audio !== 'floor') q.set('audio', audio);
+  if (sign) q.set('sign', sign);
+  const s = q.toString();
+  return s ? `${url}${url.includes('?') ? '&' : '?'}${s}` : url;
 }
