@@ -86,11 +86,15 @@ func (c *batchConn) flush(b *sendBatch) {
 		return
 	}
 	b.mu.Lock()
+	// Send before the batch leaves the map: a writer to the same address
+	// meanwhile (the viewer's audio, a resend) then waits for b.mu and
+	// writes after the batch, instead of finding no batch and overtaking
+	// the packets in it (its own earlier ones among them).
+	c.send(b)
+	b.buf, b.sizes = b.buf[:0], b.sizes[:0]
 	c.open.Delete(b.to)
 	c.nopen.Add(-1)
 	b.open = false
-	c.send(b)
-	b.buf, b.sizes = b.buf[:0], b.sizes[:0]
 	b.mu.Unlock()
 	c.pool.Put(b)
 }
