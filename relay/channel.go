@@ -60,8 +60,9 @@ func newChannel(lang string) *channel {
 // at most with DTX), video at least one frame a second.
 const stallAfter = 1500 * time.Millisecond
 
-// channelWatchEvery is how often the server looks for stalled booths.
-const channelWatchEvery = 250 * time.Millisecond
+// channelWatchEvery is how often the server looks for booths that stalled
+// or resumed (a new publisher is noticed at once, not by this loop).
+const channelWatchEvery = 100 * time.Millisecond
 
 // maxChannels bounds a room's language channels.
 const maxChannels = 32

@@ -192,6 +192,36 @@ func (v *viewer) retargetLocked() targets {
 			v.room.switches.Add(1)
 		}
 	}
+	return v.playingLocked(to)
+}
+
+// playingLocked corrects what to says plays by what the tracks carry: a
+// viewer without a second video section sees no sign channel, and a track
+// negotiated for another codec than its target's carries nothing.
+func (v *viewer) playingLocked(to targets) targets {
+	signTrack := false
+	for _, t := range v.tracks {
+		if t.role == roleSign {
+			signTrack = true
+		}
+		if t.fwd.Load() == nil {
+			continue // not bound yet: it will carry its target
+		}
+		switch g := t.group.Load(); t.role {
+		case roleAudio:
+			if g != nil {
+				to.playingAudio = g.lang
+			}
+		case roleSign:
+			to.playingSign = ""
+			if g != nil {
+				to.playingSign = g.lang
+			}
+		}
+	}
+	if !signTrack {
+		to.playingSign = ""
+	}
 	return to
 }
 
