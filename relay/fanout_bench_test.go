@@ -42,7 +42,7 @@ func BenchmarkFanout(b *testing.B) {
 			g.attach(src)
 			w := &countingWriter{}
 			for i := 0; i < n; i++ {
-				f := newForwarder(nil, w, uint32(i+1), 102, 90000)
+				f := newForwarder(nil, w, uint32(i+1), testH264)
 				f.notBefore = 0 // packet times here are synthetic
 				g.add(f)
 			}

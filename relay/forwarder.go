@@ -7,6 +7,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/relay/keyframe"
 )
 
 // forwarder sends one group's media to one viewer. It rewrites SSRC, sequence
@@ -17,8 +19,13 @@ type forwarder struct {
 	ssrc      uint32
 	pt        uint8
 	clockRate uint32
-	codec     webrtc.RTPCodecCapability // what the viewer negotiated
 	viewer    *viewer
+	// pts are the viewer's payload types per codec, from the codecs its
+	// section negotiated: a source in another negotiated codec (a sign
+	// interpreter's VP8 beside an H.264 floor) plays under that codec's
+	// payload type, switched at the source change; 0 where the viewer
+	// cannot play the codec. Set before the forwarder joins a group.
+	pts [codecCount]uint8
 
 	// Hot-path state: written only by the goroutine doing this group's
 	// fan-out (one at a time, see trackGroup.fanMu).
@@ -60,6 +67,7 @@ type seqMapping struct {
 	startAt int64 // arrival of the first packet sent from src; older ones were not
 	seqOff  uint16
 	tsOff   uint32
+	pt      uint8 // the payload type the run from src is sent with
 	// compress marks a catch-up start: packets that arrived before the sync
 	// packet were sent with squeezed timestamps (see compressTS).
 	compress bool
@@ -72,11 +80,39 @@ type seqMapping struct {
 // older than the start point.
 const startGuard = 256
 
-func newForwarder(v *viewer, w webrtc.TrackLocalWriter, ssrc uint32, pt uint8, clockRate uint32) *forwarder {
-	f := &forwarder{writer: w, ssrc: ssrc, pt: pt, clockRate: clockRate, viewer: v,
+// codecCount sizes per-codec tables.
+const codecCount = int(keyframe.Opus) + 1
+
+// newForwarder writes to w as ssrc, in codec c (the one the viewer's track
+// was bound with). negotiated adds the section's other codecs.
+func newForwarder(v *viewer, w webrtc.TrackLocalWriter, ssrc uint32, c webrtc.RTPCodecParameters) *forwarder {
+	pt := uint8(c.PayloadType)
+	f := &forwarder{writer: w, ssrc: ssrc, pt: pt, clockRate: c.ClockRate, viewer: v,
 		notBefore: time.Now().Add(startDelay).UnixNano()}
 	f.hdr = rtp.Header{Version: 2, PayloadType: pt, SSRC: ssrc}
+	if k := codecOf(c.MimeType); k != codecUnknown {
+		f.pts[k] = pt
+	}
 	return f
+}
+
+// negotiated records the payload type of every other codec of the viewer's
+// section that the relay forwards and that keeps the clock rate (a source
+// switch keeps the viewer's timeline).
+func (f *forwarder) negotiated(params []webrtc.RTPCodecParameters) {
+	for _, c := range params {
+		k := codecOf(c.MimeType)
+		if k == codecUnknown || f.pts[k] != 0 || c.ClockRate != f.clockRate || !supported(c.RTPCodecCapability) {
+			continue
+		}
+		f.pts[k] = uint8(c.PayloadType)
+	}
+}
+
+// canPlay says whether the viewer negotiated a codec that plays c.
+func (f *forwarder) canPlay(c webrtc.RTPCodecCapability) bool {
+	k := codecOf(c.MimeType)
+	return k != codecUnknown && f.pts[k] != 0
 }
 
 // write forwards p from s. It allocates nothing and takes no lock.
@@ -98,6 +134,12 @@ func (f *forwarder) write(p *packet, s *source) {
 			f.waitDrops.Add(1)
 			return
 		}
+		pt := f.pts[s.ck]
+		if pt == 0 {
+			f.waitDrops.Add(1) // a codec this viewer did not negotiate: nothing to send
+			return
+		}
+		f.hdr.PayloadType = pt
 		// New viewer on a keyframe, or the publisher was replaced: continue
 		// our sequence and timeline from where they were.
 		if f.sent {
@@ -109,7 +151,7 @@ func (f *forwarder) write(p *packet, s *source) {
 			f.seqOff, f.tsOff = 0, 0
 		}
 		f.srcID, f.startSeq, f.catching, f.guard = s.id, p.seq, false, startGuard
-		f.mapping.Store(&seqMapping{src: s, startAt: p.at, seqOff: f.seqOff, tsOff: f.tsOff})
+		f.mapping.Store(&seqMapping{src: s, startAt: p.at, seqOff: f.seqOff, tsOff: f.tsOff, pt: pt})
 	} else if f.catching {
 		f.catchUp(p, s)
 		return
@@ -162,7 +204,7 @@ const catchUpCompress = 16
 // startCatchUp begins sending the current GOP from the history, when it is
 // all still there. Only for a viewer that has never been sent anything.
 func (f *forwarder) startCatchUp(p *packet, s *source) bool {
-	if !s.gopValid || s.kind != webrtc.RTPCodecTypeVideo {
+	if !s.gopValid || s.kind != webrtc.RTPCodecTypeVideo || f.pts[s.ck] == 0 {
 		return false
 	}
 	gop := s.gopStart
@@ -181,8 +223,9 @@ func (f *forwarder) startCatchUp(p *packet, s *source) bool {
 	f.srcID, f.startSeq, f.seqOff, f.tsOff, f.guard = s.id, gop, 0, 0, startGuard
 	f.catching, f.cursor, f.syncSeq, f.syncTS = true, gop, p.seq, p.ts
 	f.tokens, f.refilled = catchUpBurst, p.at
+	f.hdr.PayloadType = f.pts[s.ck]
 	key := &s.hist.slots[int(gop)%len(s.hist.slots)]
-	f.mapping.Store(&seqMapping{src: s, startAt: key.at, compress: true, syncSeq: p.seq, syncTS: p.ts, syncAt: p.at})
+	f.mapping.Store(&seqMapping{src: s, startAt: key.at, compress: true, syncSeq: p.seq, syncTS: p.ts, syncAt: p.at, pt: f.hdr.PayloadType})
 	f.catchUp(p, s)
 	return true
 }
@@ -262,7 +305,7 @@ func (f *forwarder) resend(seq uint16, scratch *packet, hdr *rtp.Header) {
 	if m.compress && scratch.at < m.syncAt {
 		ts = compressTS(srcSeq, scratch.ts, m.syncSeq, m.syncTS)
 	}
-	*hdr = rtp.Header{Version: 2, PayloadType: f.pt, SSRC: f.ssrc, SequenceNumber: seq,
+	*hdr = rtp.Header{Version: 2, PayloadType: m.pt, SSRC: f.ssrc, SequenceNumber: seq,
 		Timestamp: ts, Marker: scratch.marker, Padding: scratch.padding}
 	if _, err := f.writer.WriteRTP(hdr, scratch.payload()); err != nil {
 		f.errors.Add(1)

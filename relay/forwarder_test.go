@@ -68,7 +68,7 @@ func TestDuplicateNotForwarded(t *testing.T) {
 	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
 	g.attach(src)
 	w := &seqRecorder{}
-	f := newForwarder(nil, w, 9, 102, 90000)
+	f := newForwarder(nil, w, 9, testH264)
 	f.notBefore = 0
 	g.add(f)
 	r := newScriptedReader(rawPacket(10, 0, true), rawPacket(11, 3000, false), rawPacket(11, 3000, false), rawPacket(12, 6000, false))
@@ -118,8 +118,14 @@ func oneVideoForwarder() (*trackGroup, *source, *forwarder, *seqRecorder) {
 	src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
 	g.attach(src)
 	w := &seqRecorder{}
-	f := newForwarder(nil, w, 99, 102, 90000)
+	f := newForwarder(nil, w, 99, testH264)
 	f.notBefore = 0 // packet times here are synthetic
 	g.add(f)
 	return g, src, f, w
+}
+
+// testH264 is the codec test forwarders are bound with.
+var testH264 = webrtc.RTPCodecParameters{
+	RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "packetization-mode=1"},
+	PayloadType:        102,
 }

@@ -57,7 +57,7 @@ func (g *trackGroup) attach(s *source) (stale []*forwarder) {
 	defer g.mu.Unlock()
 	keep := make([]*forwarder, 0, len(*g.fwd.Load()))
 	for _, f := range *g.fwd.Load() {
-		if sameCodec(f.codec, s.codec) {
+		if f.canPlay(s.codec) {
 			keep = append(keep, f)
 		} else {
 			stale = append(stale, f)
@@ -78,6 +78,14 @@ func (g *trackGroup) attach(s *source) (stale []*forwarder) {
 // detach clears s as the group's source if it still is.
 func (g *trackGroup) detach(s *source) {
 	g.current.CompareAndSwap(s, nil)
+}
+
+// codecCapOrNone is codecCap of a group that may be nil.
+func (g *trackGroup) codecCapOrNone() webrtc.RTPCodecCapability {
+	if g == nil {
+		return webrtc.RTPCodecCapability{}
+	}
+	return g.codecCap()
 }
 
 func (g *trackGroup) codecCap() webrtc.RTPCodecCapability {
@@ -136,12 +144,4 @@ func (g *trackGroup) addSourceStats(st *KindStats) {
 	for _, s := range g.sources {
 		s.addTo(st)
 	}
-}
-
-// sameCodec says whether a viewer negotiated for a can play b.
-func sameCodec(a, b webrtc.RTPCodecCapability) bool {
-	if codecOf(a.MimeType) != codecOf(b.MimeType) {
-		return false
-	}
-	return codecOf(a.MimeType) != codecUnknown
 }

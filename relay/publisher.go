@@ -72,7 +72,15 @@ func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCap
 	p.wg.Add(1)
 	p.mu.Unlock()
 	for _, f := range g.attach(src) {
-		f.viewer.close("publisher changed codec")
+		if p.ch == p.room.floor {
+			// The floor is every viewer's main picture and sound: the
+			// player reconnects and negotiates the new codec.
+			f.viewer.close("publisher changed codec")
+		} else {
+			// A booth's new codec only takes that track out of the channel
+			// (the floor, or nothing for sign video, meanwhile).
+			f.viewer.evicted(f, g)
+		}
 	}
 	if old != nil {
 		// The new source is already current: the old one's packets are no

@@ -58,8 +58,8 @@ type RoomStats struct {
 	// Channels are the floor's audio (Lang "floor", Kind KindAudio) and
 	// then every language channel by language and kind.
 	Channels []ChannelStats
-	// ChannelSwitches counts the viewers' selection changes that moved a
-	// track to another source (a /select, or a booth going live or down).
+	// ChannelSwitches counts viewers' tracks moved to another source or to
+	// none (after a /select, or a booth going live or down).
 	ChannelSwitches uint64
 }
 

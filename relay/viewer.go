@@ -125,8 +125,8 @@ func (t *viewerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamet
 	if !ok {
 		return webrtc.RTPCodecParameters{}, fmt.Errorf("viewer cannot receive %s", want.MimeType)
 	}
-	f := newForwarder(v, ctx.WriteStream(), uint32(ctx.SSRC()), uint8(c.PayloadType), c.ClockRate)
-	f.codec = c.RTPCodecCapability
+	f := newForwarder(v, ctx.WriteStream(), uint32(ctx.SSRC()), c)
+	f.negotiated(ctx.CodecParameters())
 	t.fwd.Store(f)
 	t.moveTo(to)
 	return c, nil
@@ -149,8 +149,8 @@ func (t *viewerTrack) moveTo(g *trackGroup) bool {
 	if f == nil || t.unbound {
 		return false
 	}
-	if g != nil && !sameCodec(f.codec, g.codecCap()) && g.codecCap().MimeType != "" {
-		g = nil // negotiated for another codec: it cannot play this source
+	if c := g.codecCapOrNone(); c.MimeType != "" && !f.canPlay(c) {
+		g = nil // none of the section's codecs plays this source
 	}
 	cur := t.group.Load()
 	if cur == g {
@@ -172,6 +172,24 @@ func (t *viewerTrack) moveTo(g *trackGroup) bool {
 		g.add(f)
 	}
 	return true
+}
+
+// evicted records that g dropped f (a source f cannot play took g over),
+// then puts the track where its selection points now.
+func (v *viewer) evicted(f *forwarder, g *trackGroup) {
+	v.selMu.Lock()
+	defer v.selMu.Unlock()
+	if !v.ready.Load() {
+		return // tracks still being set up; its Bind came after the codec change
+	}
+	for _, t := range v.tracks {
+		if t.fwd.Load() == f && t.group.Load() == g {
+			g.settle() // the old source's fan-out may still hold f
+			f.srcID, f.askedSrc = 0, 0
+			t.group.Store(nil)
+		}
+	}
+	v.retargetLocked()
 }
 
 // retarget moves each of the viewer's tracks to where its selection

@@ -177,6 +177,9 @@ func (s *Server) startViewerPeer(v *viewer, offer string, specs []trackSpec) (st
 	}
 	v.start(senders)
 	v.ready.Store(true)
+	// pion bound the tracks while answering, before ready: a booth that
+	// went live or down since then is caught up with here.
+	v.retarget()
 	return answer, nil
 }
 

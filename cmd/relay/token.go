@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/langtag"
 )
 
 // runToken prints a signed token, alone on the last line, for scripts.
@@ -32,6 +33,13 @@ func runToken(args []string, out io.Writer) error {
 	r, err := auth.ParseRole(*role)
 	if err != nil {
 		return err
+	}
+	if *lang != "" && *lang != "*" {
+		// The relay matches channels and caption languages by their
+		// canonical tag: a token for "FR" or "fr_FR" would match nothing.
+		if *lang, err = langtag.Canonical(*lang); err != nil {
+			return fmt.Errorf("--lang: %w", err)
+		}
 	}
 	tok, err := a.Issue(r, *room, *lang, *ttl)
 	if err != nil {

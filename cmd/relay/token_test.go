@@ -20,6 +20,7 @@ func TestTokenCommand(t *testing.T) {
 		{"publisher", []string{"--room", "plenary", "--role", "publisher"}, auth.Need{Role: auth.RolePublisher, Room: "plenary"}},
 		{"captioner", []string{"--room", "plenary", "--role", "captioner", "--lang", "fr"}, auth.Need{Role: auth.RoleCaptioner, Room: "plenary", Lang: "fr"}},
 		{"admin of every room", []string{"--room", "*", "--role", "admin", "--lang", "", "--ttl", "1h"}, auth.Need{Role: auth.RoleAdmin, Room: "any"}},
+		{"interpreter, tag canonicalised", []string{"--room", "plenary", "--role", "interpreter", "--lang", "ZH-hans"}, auth.Need{Role: auth.RolePublisher, Or: auth.RoleInterpreter, Room: "plenary", Lang: "zh-Hans"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -40,6 +41,8 @@ func TestTokenCommand(t *testing.T) {
 		{"unknown role", []string{"--room", "x", "--role", "boss"}},
 		{"no room", []string{"--role", "publisher"}},
 		{"negative ttl", []string{"--room", "x", "--role", "viewer", "--ttl", "-1h"}},
+		{"interpreter without a language", []string{"--room", "x", "--role", "interpreter"}},
+		{"interpreter, not a language", []string{"--room", "x", "--role", "interpreter", "--lang", "french!"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := runToken(c.args, &bytes.Buffer{}); err == nil {
