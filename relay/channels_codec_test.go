@@ -47,7 +47,7 @@ func vp8SignBooth(t *testing.T, r *testRelay, room, lang string) {
 	})
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
-	if _, err := exchangeSDP(sctx, peer.Options{Loopback: true}, pc, r.url+"/whip/"+room, interpreterToken(t, r, room, lang)); err != nil {
+	if _, err := peer.Signal(sctx, peer.Options{Loopback: true}, pc, r.url+"/whip/"+room, interpreterToken(t, r, room, lang)); err != nil {
 		t.Fatal(err)
 	}
 	go func() {

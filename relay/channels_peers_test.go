@@ -167,7 +167,7 @@ func dialTestBooth(c testBoothConfig) (*testBooth, error) {
 	})
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
-	if b.session, err = exchangeSDP(sctx, c.opts, pc, c.url, c.token); err != nil {
+	if b.session, err = peer.Signal(sctx, c.opts, pc, c.url, c.token); err != nil {
 		b.close(false)
 		return nil, err
 	}
@@ -324,49 +324,6 @@ func (b *testBooth) close(hangUp bool) {
 	})
 }
 
-// exchangeSDP posts pc's offer (after gathering) to endpoint, applies the
-// answer and returns the session URL.
-func exchangeSDP(ctx context.Context, o peer.Options, pc *webrtc.PeerConnection, endpoint, token string) (string, error) {
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return "", err
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return "", err
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(pc.LocalDescription().SDP))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/sdp")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusCreated {
-		return "", &peer.StatusError{Status: resp.StatusCode, Body: string(body)}
-	}
-	loc, err := resp.Location()
-	if err != nil {
-		return "", fmt.Errorf("answer without Location: %w", err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
-		return "", fmt.Errorf("apply answer: %w", err)
-	}
-	return loc.String(), nil
-}
-
 // rxPkt is one packet a listener received.
 type rxPkt struct {
 	at   time.Time
@@ -505,7 +462,7 @@ func dialTestListener(r *testRelay, room string, lc testListenConfig) (*testList
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if l.session, err = exchangeSDP(ctx, peer.Options{Loopback: true}, pc, url, lc.token); err != nil {
+	if l.session, err = peer.Signal(ctx, peer.Options{Loopback: true}, pc, url, lc.token); err != nil {
 		l.close()
 		return nil, err
 	}

@@ -11,12 +11,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +23,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/relay/clip"
@@ -153,7 +150,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 
 	// The interpreter's connection dies (no DELETE): the page says so, and
 	// stops saying it when the booth is back.
-	fr.stop()
+	fr.Close(false)
 	waitJS(t, ctx, 10*time.Second, "off-air notice", `document.querySelector('#channel-notice').textContent === 'French interpretation is off air — you hear the floor'`)
 	if live := eval[string](t, ctx, `(() => { const n = document.querySelector('#channel-notice'); return n.getAttribute('role') + ',' + n.getAttribute('aria-live') + ',' + (n.offsetParent !== null); })()`); live != "status,polite,true" {
 		t.Errorf("off-air notice role, aria-live, visible = %s", live)
@@ -229,7 +226,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 		return fr && ase && fr.dataset.live === 'true' && fr.dataset.kind === 'audio' && ase.dataset.kind === 'sign' && ase.querySelector('.sign-mark') &&
 			fr.textContent.includes('Français') && fr.getAttribute('aria-label').includes('live'); })()`)
 	screenshot(t, ctx, "lobby-channels")
-	fr2.stop()
+	fr2.Close(false)
 	waitJS(t, ctx, 15*time.Second, "the booth off air on the lobby card", `(() => { const fr = document.querySelector('li[data-room="hall"] .channel[data-lang="fr"]');
 		return fr && fr.dataset.live === 'false' && fr.getAttribute('aria-label').includes('off air'); })()`)
 	screenshot(t, ctx, "lobby-channels-off-air")
@@ -396,151 +393,19 @@ func chWaitChannel(t *testing.T, r *pageRelay, room, lang, kind string, live boo
 	}
 }
 
-// chPublisher publishes a clip on a language channel over WHIP with an
+// chPublish publishes a clip on a language channel over WHIP with an
 // interpreter token, as a booth would: its audio is the booth's, its video
-// a sign-language interpreter's.
-type chPublisher struct {
-	pc       *webrtc.PeerConnection
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-}
-
-func chPublish(t *testing.T, r *pageRelay, room, lang string, c *clip.Clip) *chPublisher {
+// a sign-language interpreter's. Close(false) ends it without a DELETE: the
+// interpreter's connection died.
+func chPublish(t *testing.T, r *pageRelay, room, lang string, c *clip.Clip) *peer.Publisher {
 	t.Helper()
-	api, err := peer.NewAPI(peer.Options{Loopback: true}, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := peer.Publish(ctx, peer.PublishConfig{URL: r.url("/whip/" + room + "?lang=" + lang), Token: r.token(auth.RoleInterpreter, room, lang),
+		Clip: c, Options: peer.Options{Loopback: true}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &chPublisher{pc: pc}
-	type sendTrack struct {
-		t      *webrtc.TrackLocalStaticRTP
-		stream *clip.Stream
-	}
-	var tracks []sendTrack
-	add := func(capab webrtc.RTPCodecCapability, kind string, tr *clip.Track, pt uint8) {
-		lt, err := webrtc.NewTrackLocalStaticRTP(capab, kind, "booth-"+lang)
-		if err == nil {
-			var s *webrtc.RTPSender
-			if s, err = pc.AddTrack(lt); err == nil {
-				p.wg.Add(1)
-				go func() {
-					defer p.wg.Done()
-					for {
-						if _, _, err := s.ReadRTCP(); err != nil {
-							return
-						}
-					}
-				}()
-			}
-		}
-		if err != nil {
-			pc.Close()
-			t.Fatalf("channel %s: %v", lang, err)
-		}
-		tracks = append(tracks, sendTrack{lt, clip.NewStream(tr, pt, uint32(len(tracks)+1))})
-	}
-	if c.Video != nil {
-		add(webrtc.RTPCodecCapability{MimeType: c.Video.Mime, ClockRate: 90000,
-			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", c.Video, 96)
-	}
-	if c.Audio != nil {
-		add(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", c.Audio, 111)
-	}
-	connected := make(chan struct{})
-	var once sync.Once
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(connected) })
-		}
-	})
-	if err := chWHIPOffer(pc, r.url("/whip/"+room+"?lang="+lang), r.token(auth.RoleInterpreter, room, lang)); err != nil {
-		pc.Close()
 		t.Fatalf("channel %s: %v", lang, err)
 	}
-	select {
-	case <-connected:
-	case <-time.After(10 * time.Second):
-		pc.Close()
-		t.Fatalf("channel %s: not connected", lang)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		start := time.Now()
-		next := make([]clip.Packet, len(tracks))
-		for i := range tracks {
-			next[i] = tracks[i].stream.Next()
-		}
-		timer := time.NewTimer(time.Hour)
-		defer timer.Stop()
-		for {
-			i := 0
-			for j := range next {
-				if next[j].Due < next[i].Due {
-					i = j
-				}
-			}
-			if wait := time.Until(start.Add(next[i].Due)); wait > 0 {
-				timer.Reset(wait)
-				select {
-				case <-ctx.Done():
-					return
-				case <-timer.C:
-				}
-			} else if ctx.Err() != nil {
-				return
-			}
-			if err := tracks[i].t.WriteRTP(next[i].Packet); errors.Is(err, io.ErrClosedPipe) {
-				return
-			}
-			next[i] = tracks[i].stream.Next()
-		}
-	}()
-	t.Cleanup(p.stop)
+	t.Cleanup(func() { p.Close(false) })
 	return p
-}
-
-// stop ends the publisher without a DELETE: the interpreter's connection died.
-func (p *chPublisher) stop() {
-	p.stopOnce.Do(func() {
-		p.cancel()
-		p.pc.Close()
-		p.wg.Wait()
-	})
-}
-
-// chWHIPOffer posts pc's offer (all candidates gathered) and applies the answer.
-func chWHIPOffer(pc *webrtc.PeerConnection, url, token string) error {
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return err
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return err
-	}
-	<-gathered
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(pc.LocalDescription().SDP))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusCreated {
-		return fmt.Errorf("WHIP %s: %d %s", url, res.StatusCode, body)
-	}
-	return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)})
 }

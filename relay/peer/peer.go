@@ -92,9 +92,11 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("relay answered %d: %s", e.Status, strings.TrimSpace(e.Body))
 }
 
-// signal posts the local offer (after gathering) to endpoint and applies the
-// answer. It returns the session URL from the Location header.
-func signal(ctx context.Context, o Options, pc *webrtc.PeerConnection, endpoint, token string) (string, error) {
+// Signal posts pc's offer (after gathering) to a WHIP or WHEP endpoint and
+// applies the answer. It returns the session URL from the Location header;
+// a non-201 answer is a *StatusError. Tests with peers of their own shape
+// (more sections, other codecs) signal through it too.
+func Signal(ctx context.Context, o Options, pc *webrtc.PeerConnection, endpoint, token string) (string, error) {
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		return "", err

@@ -41,7 +41,7 @@ type Publisher struct {
 
 // Publish connects to the relay and starts sending.
 func Publish(ctx context.Context, cfg PublishConfig) (*Publisher, error) {
-	if cfg.Clip == nil || cfg.Clip.Video == nil {
+	if cfg.Clip == nil || cfg.Clip.Video == nil && cfg.Clip.Audio == nil {
 		return nil, errors.New("publish: no clip")
 	}
 	api, err := NewAPI(cfg.Options, true)
@@ -53,21 +53,25 @@ func Publish(ctx context.Context, cfg PublishConfig) (*Publisher, error) {
 		return nil, err
 	}
 	p := &Publisher{pc: pc, opts: cfg.Options}
-	vcap := webrtc.RTPCodecCapability{MimeType: cfg.Clip.Video.Mime, ClockRate: 90000}
-	if cfg.Clip.Video.Mime == clip.MimeH264 {
-		vcap.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
-	}
-	vt, err := webrtc.NewTrackLocalStaticRTP(vcap, "video", "relay-peer")
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
 	type sendTrack struct {
 		t      *webrtc.TrackLocalStaticRTP
 		stream *clip.Stream
 		video  bool
 	}
-	tracks := []sendTrack{{vt, clip.NewStream(cfg.Clip.Video, 96, 1), true}}
+	var tracks []sendTrack
+	if cfg.Clip.Video != nil {
+		vcap := webrtc.RTPCodecCapability{MimeType: cfg.Clip.Video.Mime, ClockRate: 90000}
+		if cfg.Clip.Video.Mime == clip.MimeH264 {
+			vcap.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+		}
+		vt, err := webrtc.NewTrackLocalStaticRTP(vcap, "video", "relay-peer")
+		if err != nil {
+			pc.Close()
+			return nil, err
+		}
+		tracks = append(tracks, sendTrack{vt, clip.NewStream(cfg.Clip.Video, 96, 1), true})
+	}
+	// An audio-only clip is an interpretation booth.
 	if cfg.Clip.Audio != nil {
 		at, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "relay-peer")
 		if err != nil {
@@ -91,7 +95,7 @@ func Publish(ctx context.Context, cfg PublishConfig) (*Publisher, error) {
 			p.readRTCP(sender)
 		}()
 	}
-	session, err := signal(ctx, cfg.Options, pc, cfg.URL, cfg.Token)
+	session, err := Signal(ctx, cfg.Options, pc, cfg.URL, cfg.Token)
 	if err != nil {
 		cancel()
 		pc.Close()

@@ -137,7 +137,7 @@ func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
 			v.read(tr, st, cfg.OnPacket)
 		}()
 	})
-	session, err := signal(ctx, cfg.Options, pc, cfg.URL, cfg.Token)
+	session, err := Signal(ctx, cfg.Options, pc, cfg.URL, cfg.Token)
 	if err != nil {
 		pc.Close()
 		v.closeMux()
