@@ -118,7 +118,7 @@ func checkChannelSources(t *testing.T, name string, pkts []rxPkt, plan []planned
 	t.Helper()
 	pkts, _ = inSeqOrder(pkts)
 	var lat []time.Duration
-	cur, errs := 0, 0
+	cur, errs, lost := 0, 0, 0
 	fail := func(format string, args ...any) {
 		if errs++; errs <= 5 {
 			t.Errorf(name+": "+format, args...)
@@ -138,18 +138,33 @@ func checkChannelSources(t *testing.T, name string, pkts []rxPkt, plan []planned
 			continue
 		}
 		if i > 0 && pkts[i-1].mark == p.mark && p.n != pkts[i-1].n+1 {
-			fail("packet %d: source %#x counter %d after %d (lost or repeated on the way)", i, p.mark, p.n, pkts[i-1].n)
+			q := pkts[i-1]
+			// A packet the kernel dropped (a loaded machine's receive
+			// buffer overflows) skips the source's counter and the track's
+			// sequence number alike; anything else is the relay's doing.
+			if int16(p.n-q.n) <= 0 || p.seq-q.seq != p.n-q.n {
+				fail("packet %d: source %#x counter %d after %d, sequence %d after %d (repeated, or renumbered wrong)", i, p.mark, p.n, q.n, p.seq, q.seq)
+			} else {
+				lost += int(p.n - q.n - 1)
+			}
 		}
 	}
 	if cur != len(plan)-1 {
 		fail("switched %d times, want %d (packets: %d)", cur, len(plan)-1, len(pkts))
 	}
+	if lost > 0 {
+		t.Logf("%s: %d packets lost on the way (of %d)", name, lost, len(pkts))
+	}
+	if lost*100 > len(pkts) {
+		fail("%d of %d packets lost: more than 1 %%", lost, len(pkts))
+	}
 	return lat
 }
 
 // checkTrackContinuous checks a track is one SSRC with sequence numbers one
-// after the other (loopback loses nothing) and timestamps going forward in
-// that order: strictly for audio, never back for video (a frame's packets
+// after the other (short gaps, at most 1 % of the packets, are packets a
+// loaded machine's kernel dropped) and timestamps going forward in that
+// order: strictly for audio, never back for video (a frame's packets
 // share one).
 func checkTrackContinuous(t *testing.T, name string, pkts []rxPkt, video bool) {
 	t.Helper()
@@ -157,23 +172,31 @@ func checkTrackContinuous(t *testing.T, name string, pkts []rxPkt, video bool) {
 	if late > 0 {
 		t.Logf("%s: %d packets arrived after one numbered later", name, late)
 	}
-	errs := 0
+	errs, lost := 0, 0
 	for i := 1; i < len(pkts); i++ {
 		a, b := pkts[i-1], pkts[i]
 		var msg string
-		switch {
+		switch gap := int16(b.seq - a.seq); {
 		case b.ssrc != a.ssrc:
 			msg = fmt.Sprintf("SSRC %x -> %x", a.ssrc, b.ssrc)
-		case b.seq != a.seq+1:
+		case gap <= 0 || gap > 16:
 			msg = fmt.Sprintf("sequence %d -> %d", a.seq, b.seq)
 		case int32(b.ts-a.ts) < 0 || !video && b.ts == a.ts:
 			msg = fmt.Sprintf("timestamp %d -> %d", a.ts, b.ts)
+		default:
+			lost += int(gap) - 1 // a few dropped by a loaded machine's kernel
 		}
 		if msg != "" {
 			if errs++; errs <= 5 {
 				t.Errorf("%s: packet %d: %s", name, i, msg)
 			}
 		}
+	}
+	if lost > 0 {
+		t.Logf("%s: %d packets missing (of %d)", name, lost, len(pkts))
+	}
+	if lost*100 > len(pkts) {
+		t.Errorf("%s: %d of %d packets missing: more than 1 %%", name, lost, len(pkts))
 	}
 }
 
