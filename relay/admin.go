@@ -28,6 +28,9 @@ type ViewerInfo struct {
 	Video        string `json:"video"`
 	PlayingAudio string `json:"playingAudio"`
 	PlayingSign  string `json:"playingSign"`
+	// Layer is the floor video layer it receives now ("" without
+	// simulcast).
+	Layer string `json:"layer"`
 }
 
 // Viewers lists a room's viewers, oldest first.
@@ -42,7 +45,7 @@ func (s *Server) Viewers(room string) ([]ViewerInfo, error) {
 		q := v.quality
 		out = append(out, ViewerInfo{Tag: v.tag, Since: v.since, Loss: q.Loss, Jitter: q.Jitter, RTT: q.RTT, Reports: q.Reports,
 			Audio: orFloor(v.sel.audio), Sign: v.sel.sign, Video: v.sel.video,
-			PlayingAudio: orFloor(v.playingAudio), PlayingSign: v.playingSign})
+			PlayingAudio: orFloor(v.playingAudio), PlayingSign: v.playingSign, Layer: v.layer})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil

@@ -37,6 +37,15 @@ type channel struct {
 	// listeners were last moved by; flowSince is when that last changed.
 	flowing   map[webrtc.RTPCodecType]bool
 	flowSince map[webrtc.RTPCodecType]time.Time
+
+	// layers are the video groups by simulcast layer; "" is groups[video]
+	// (a publisher without simulcast). layerFlowing says which have media
+	// now; flowing[video] is any of them. lastBest is the layer "auto"
+	// viewers were last given, rates the layers' measured bitrates.
+	layers       map[string]*trackGroup
+	layerFlowing map[string]bool
+	lastBest     string
+	rates        map[string]*layerRate
 }
 
 func newChannel(lang string) *channel {
@@ -51,6 +60,8 @@ func newChannel(lang string) *channel {
 	for _, g := range ch.groups {
 		g.lang = lang
 	}
+	ch.layers = map[string]*trackGroup{"": ch.groups[webrtc.RTPCodecTypeVideo]}
+	ch.layerFlowing, ch.rates = map[string]bool{}, map[string]*layerRate{}
 	return ch
 }
 
@@ -67,12 +78,12 @@ const channelWatchEvery = 100 * time.Millisecond
 // maxChannels bounds a room's language channels.
 const maxChannels = 32
 
-// isFlowing says whether ch's media of kind arrives now.
-func (ch *channel) isFlowing(kind webrtc.RTPCodecType, now int64) bool {
+// groupFlowing says whether media of g (one of ch's groups) arrives now.
+func (ch *channel) groupFlowing(g *trackGroup, now int64) bool {
 	if ch.state != StateLive {
 		return false
 	}
-	s := ch.groups[kind].current.Load()
+	s := g.current.Load()
 	if s == nil {
 		return false
 	}
@@ -81,6 +92,28 @@ func (ch *channel) isFlowing(kind webrtc.RTPCodecType, now int64) bool {
 		at = s.started.UnixNano()
 	}
 	return now-at < int64(stallAfter)
+}
+
+// update recomputes what flows in ch and says whether anything changed
+// (Room.mu held).
+func (ch *channel) update(now int64) bool {
+	changed := false
+	video := false
+	for rid, g := range ch.layers {
+		f := ch.groupFlowing(g, now)
+		if f != ch.layerFlowing[rid] {
+			ch.layerFlowing[rid], changed = f, true
+		}
+		video = video || f
+	}
+	audio := ch.groupFlowing(ch.groups[webrtc.RTPCodecTypeAudio], now)
+	for k, f := range map[webrtc.RTPCodecType]bool{webrtc.RTPCodecTypeAudio: audio, webrtc.RTPCodecTypeVideo: video} {
+		if f != ch.flowing[k] {
+			ch.flowing[k], ch.flowSince[k], changed = f, time.Unix(0, now), true
+		}
+	}
+	ch.measureLayers(now)
+	return changed
 }
 
 // selection is what a viewer chose: audio is "" for the floor, sign ""
@@ -115,13 +148,13 @@ func (t targets) of(role trackRole) *trackGroup {
 func (r *Room) targets(sel selection) targets {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := targets{audio: r.floor.groups[webrtc.RTPCodecTypeAudio], video: r.floor.groups[webrtc.RTPCodecTypeVideo]}
+	t := targets{audio: r.floor.groups[webrtc.RTPCodecTypeAudio], video: r.floor.pickLayer(sel.video)}
 	if ch := r.channels[sel.audio]; sel.audio != "" && ch != nil && ch.flowing[webrtc.RTPCodecTypeAudio] {
 		t.floorAudio = t.audio
 		t.audio, t.playingAudio = ch.groups[webrtc.RTPCodecTypeAudio], sel.audio
 	}
 	if ch := r.channels[sel.sign]; sel.sign != "" && ch != nil && ch.flowing[webrtc.RTPCodecTypeVideo] {
-		t.sign, t.playingSign = ch.groups[webrtc.RTPCodecTypeVideo], sel.sign
+		t.sign, t.playingSign = ch.pickLayer("auto"), sel.sign
 	}
 	return t
 }
@@ -162,16 +195,13 @@ func (r *Room) allChannelsLocked() []*channel {
 func (r *Room) refresh(ch *channel) {
 	now := time.Now().UnixNano()
 	r.mu.Lock()
-	changed := false
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if f := ch.isFlowing(k, now); f != ch.flowing[k] {
-			ch.flowing[k], ch.flowSince[k], changed = f, time.Unix(0, now), true
-		}
-	}
+	changed := ch.update(now)
 	var listeners []*viewer
 	if changed {
 		for _, v := range r.viewers {
-			if sel := v.sel.Load(); sel.audio == ch.lang || sel.sign == ch.lang {
+			// Every viewer watches the floor's video; a language
+			// channel's are those who chose it.
+			if sel := v.sel.Load(); ch == r.floor || sel.audio == ch.lang || sel.sign == ch.lang {
 				listeners = append(listeners, v)
 			}
 		}
@@ -182,16 +212,14 @@ func (r *Room) refresh(ch *channel) {
 	}
 }
 
-// channelChanged is refresh for a state change of a language channel.
+// channelChanged is refresh for a state change of a channel.
 func (r *Room) channelChanged(ch *channel) { r.refresh(ch) }
 
-// watchChannels refreshes every language channel: the watch loop's tick.
+// watchChannels refreshes every channel, the floor's layers too: the watch
+// loop's tick.
 func (r *Room) watchChannels() {
 	r.mu.Lock()
-	chs := make([]*channel, 0, len(r.channels))
-	for _, ch := range r.channels {
-		chs = append(chs, ch)
-	}
+	chs := r.allChannelsLocked()
 	r.mu.Unlock()
 	for _, ch := range chs {
 		r.refresh(ch)
@@ -208,10 +236,7 @@ func (r *Room) selectValue(field, value string) (string, error) {
 	case "sign":
 		return r.selectable(value, "none", field)
 	}
-	if value == "" || value == "auto" {
-		return "auto", nil
-	}
-	return "", httperr.New(http.StatusUnprocessableEntity, "unknown video layer %q: this room's video has one layer, \"auto\"", value)
+	return r.selectLayer(value)
 }
 
 // selectable canonicalises one selected language; none ("floor",

@@ -51,11 +51,11 @@ func (s *Server) PublishClip(ctx context.Context, roomName, lang string, c *clip
 		if c.Video.Mime == clip.MimeH264 {
 			video.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
 		}
-		p.addSource(webrtc.RTPCodecTypeVideo, video, newClipReader(ctx, p.done, clip.NewStream(c.Video, 96, 0x1234), start), nil, 0)
+		p.addSource(webrtc.RTPCodecTypeVideo, "", video, newClipReader(ctx, p.done, clip.NewStream(c.Video, 96, 0x1234), start), nil, 0)
 	}
 	if c.Audio != nil {
 		audio := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
-		p.addSource(webrtc.RTPCodecTypeAudio, audio, newClipReader(ctx, p.done, clip.NewStream(c.Audio, 111, 0x5678), start), nil, 0)
+		p.addSource(webrtc.RTPCodecTypeAudio, "", audio, newClipReader(ctx, p.done, clip.NewStream(c.Audio, 111, 0x5678), start), nil, 0)
 	}
 	p.log.Info("clip publishing", "length", clipLength(c).Round(time.Millisecond).String())
 	select {

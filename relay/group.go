@@ -15,6 +15,7 @@ import (
 type trackGroup struct {
 	kind webrtc.RTPCodecType
 	lang string // the channel's: "" for the floor
+	rid  string // the simulcast layer's (video): "" without simulcast
 
 	// fanMu serialises fan-out: while a replaced source finishes a packet
 	// the new one waits, so a forwarder is only ever written by one goroutine.
@@ -78,6 +79,15 @@ func (g *trackGroup) attach(s *source) (stale []*forwarder) {
 // detach clears s as the group's source if it still is.
 func (g *trackGroup) detach(s *source) {
 	g.current.CompareAndSwap(s, nil)
+}
+
+// height is the picture height of the group's current source, 0 when not
+// known (yet).
+func (g *trackGroup) height() int {
+	if s := g.current.Load(); s != nil {
+		return int(s.height.Load())
+	}
+	return 0
 }
 
 // codecCapOrNone is codecCap of a group that may be nil.

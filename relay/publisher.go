@@ -46,11 +46,16 @@ func (s *Server) newPublisher(room *Room, ch *channel) *publisher {
 	return p
 }
 
-// addSource starts forwarding one track of p to its channel. levelExt is
-// the RFC 6464 extension id of an audio track (0: none).
-func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, r packetReader, sendPLI func(), levelExt uint8) {
+// addSource starts forwarding one track of p to its channel: rid names a
+// simulcast layer of its video ("" without simulcast). levelExt is the
+// RFC 6464 extension id of an audio track (0: none).
+func (p *publisher) addSource(kind webrtc.RTPCodecType, rid string, codec webrtc.RTPCodecCapability, r packetReader, sendPLI func(), levelExt uint8) {
 	g := p.ch.groups[kind]
+	if kind == webrtc.RTPCodecTypeVideo && rid != "" {
+		g = p.room.layerGroup(p.ch, rid)
+	}
 	if g == nil {
+		p.log.Warn("track not forwarded", "kind", kind.String(), "rid", rid)
 		return
 	}
 	src := newSource(sourceParams{
@@ -94,11 +99,9 @@ func (p *publisher) addSource(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCap
 	}()
 	if p.room.isPublisher(p) {
 		p.room.setState(p.ch, StateLive)
-		if p.ch != p.room.floor {
-			p.room.refresh(p.ch) // a booth's second track (sign video) changes what flows too
-		}
+		p.room.refresh(p.ch) // a second track (a layer, a booth's sign video) changes what flows too
 	}
-	p.log.Info("track published", "kind", kind.String(), "codec", codec.MimeType)
+	p.log.Info("track published", "kind", kind.String(), "rid", rid, "codec", codec.MimeType)
 }
 
 // close ends the session. The room keeps its viewers.
@@ -210,7 +213,7 @@ func (p *publisher) watchPeer() {
 				levelExt = uint8(e.ID)
 			}
 		}
-		p.addSource(tr.Kind(), tr.Codec().RTPCodecCapability, &trackReader{t: tr}, sendPLI, levelExt)
+		p.addSource(tr.Kind(), tr.RID(), tr.Codec().RTPCodecCapability, &trackReader{t: tr}, sendPLI, levelExt)
 	})
 }
 

@@ -65,7 +65,7 @@ func (r *Room) setState(ch *channel, st State) {
 	r.mu.Lock()
 	changed := r.setStateLocked(ch, st)
 	r.mu.Unlock()
-	if changed && ch != r.floor {
+	if changed {
 		r.channelChanged(ch)
 	}
 }
@@ -94,15 +94,15 @@ func (r *Room) liveSources(wait time.Duration) []*source {
 		if p := r.floor.publisher; p != nil {
 			expect = p.expect
 		}
+		var out []*source
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if s := r.floor.mainSource(k); s != nil {
+				out = append(out, s)
+			}
+		}
 		r.mu.Unlock()
 		if !live {
 			return nil
-		}
-		var out []*source
-		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-			if s := r.groups[k].current.Load(); s != nil {
-				out = append(out, s)
-			}
 		}
 		if len(out) >= len(expect) || time.Now().After(deadline) {
 			return out
@@ -171,7 +171,7 @@ func (r *Room) publisherGone(p *publisher, st State) {
 	}
 	changed := r.setStateLocked(ch, st)
 	r.mu.Unlock()
-	if changed && ch != r.floor {
+	if changed {
 		r.channelChanged(ch)
 	}
 }
@@ -285,6 +285,17 @@ type roomSnapshot struct {
 	// kinds are the room's totals per kind of media: every channel's
 	// sources, every viewer's forwarders, and those that left.
 	kinds map[webrtc.RTPCodecType]KindStats
+	// main is the floor's source of each kind (the best video layer).
+	main map[webrtc.RTPCodecType]*source
+	// layers are the floor's video layers with a source, best first.
+	layers []layerSnapshot
+}
+
+type layerSnapshot struct {
+	rid           string
+	width, height int
+	bitrate       uint64
+	viewers       int
 }
 
 type viewerSnapshot struct {
@@ -295,6 +306,7 @@ type viewerSnapshot struct {
 	// playingAudio and playingSign are the channels the viewer's first
 	// audio and second video tracks carry now ("" the floor / none).
 	playingAudio, playingSign string
+	layer                     string // the floor video layer it receives
 }
 
 type channelSnapshot struct {
@@ -314,20 +326,27 @@ func (r *Room) snapshot() roomSnapshot {
 	defer r.mu.Unlock()
 	fl := r.floor
 	snap := roomSnapshot{state: fl.state, since: fl.since, started: r.started, viewers: make([]viewerSnapshot, 0, len(r.viewers)),
-		kinds: map[webrtc.RTPCodecType]KindStats{}}
+		kinds: map[webrtc.RTPCodecType]KindStats{}, main: map[webrtc.RTPCodecType]*source{}}
 	if p := fl.publisher; p != nil {
 		snap.publisher = &PubInfo{Tag: p.tag, Since: p.since}
 	}
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		st := *r.retired[k]
 		for _, ch := range r.allChannelsLocked() {
-			ch.groups[k].addSourceStats(&st)
+			for _, g := range ch.kindGroups(k) {
+				g.addSourceStats(&st)
+			}
 		}
 		st.Codec = fl.groups[k].codecCap().MimeType
+		if s := fl.mainSource(k); s != nil {
+			st.Codec = s.codec.MimeType
+			snap.main[k] = s
+		}
 		snap.kinds[k] = st
 	}
 	listeners := map[string]int{}
 	signers := map[string]int{}
+	layerViewers := map[*trackGroup]int{}
 	for _, v := range r.viewers {
 		vs := viewerSnapshot{tag: v.tag, since: v.since, quality: v.quality.snapshot()}
 		if sel := v.sel.Load(); sel != nil {
@@ -351,14 +370,24 @@ func (r *Room) snapshot() roomSnapshot {
 					seen[t.kind] = true
 				}
 				snap.kinds[t.kind] = st
-				if g := t.group.Load(); g != nil && t.role == roleAudio {
+				switch g := t.group.Load(); {
+				case g == nil:
+				case t.role == roleAudio:
 					vs.playingAudio = g.lang
-				} else if g != nil && t.role == roleSign {
+				case t.role == roleSign:
 					vs.playingSign = g.lang
+				case t.role == roleVideo:
+					vs.layer = g.rid
+					layerViewers[g]++
 				}
 			}
 		}
 		snap.viewers = append(snap.viewers, vs)
+	}
+	for _, g := range fl.orderedLayers() {
+		s := g.current.Load()
+		snap.layers = append(snap.layers, layerSnapshot{rid: g.rid, width: int(s.width.Load()), height: int(s.height.Load()),
+			bitrate: fl.bitrate(g.rid), viewers: layerViewers[g]})
 	}
 	snap.floor = channelSnapshot{lang: FloorLang, kind: KindAudio, live: fl.state == StateLive, since: fl.since, listeners: listeners[""]}
 	snap.floor.readLevel(fl, now)
@@ -371,7 +400,11 @@ func (r *Room) snapshot() roomSnapshot {
 			tag = ch.publisher.tag
 		}
 		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-			if ch.groups[k].codecCap().MimeType == "" {
+			had := false
+			for _, g := range ch.kindGroups(k) {
+				had = had || g.codecCap().MimeType != ""
+			}
+			if !had {
 				continue // never had this kind
 			}
 			cs := channelSnapshot{lang: ch.lang, kind: KindAudio, live: ch.flowing[k], since: ch.flowSince[k], interpreter: tag, listeners: listeners[ch.lang]}

@@ -28,6 +28,18 @@ type RoomInfo struct {
 	// Languages are the channel languages the room declares (config
 	// languages): a viewer may select one before its booth is live.
 	Languages []string `json:"languages"`
+	// Layers are the floor video's layers, best first: several with
+	// simulcast, one (rid "") without.
+	Layers []LayerInfo `json:"layers"`
+}
+
+// LayerInfo describes one video layer of a room.
+type LayerInfo struct {
+	RID     string `json:"rid"`
+	Width   int    `json:"width"`   // 0 until a keyframe's size was read
+	Height  int    `json:"height"`  // 0 until a keyframe's size was read
+	Bitrate uint64 `json:"bitrate"` // bits per second, measured over the last second
+	Viewers int    `json:"viewers"` // viewers receiving it now
 }
 
 // Channel kinds.
@@ -142,13 +154,16 @@ func (r *Room) info() RoomInfo {
 			Since: cs.since, Interpreter: cs.interpreter, Level: cs.levelJSON()})
 	}
 	ri.Languages = append([]string{}, r.cfg.Languages...)
+	ri.Layers = make([]LayerInfo, 0, len(snap.layers))
+	for _, l := range snap.layers {
+		ri.Layers = append(ri.Layers, LayerInfo{RID: l.rid, Width: l.width, Height: l.height, Bitrate: l.bitrate, Viewers: l.viewers})
+	}
 	if ri.Title == "" {
 		ri.Title = ri.Name
 	}
 	now := time.Now().UnixNano()
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		g := r.groups[k]
-		s := g.current.Load()
+		s := snap.main[k]
 		if s == nil {
 			continue
 		}

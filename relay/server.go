@@ -262,6 +262,11 @@ func (s *Server) newAPI(publisher bool) (*webrtc.API, error) {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 			return nil, err
 		}
+		// Simulcast (RFC 8853): each layer's packets carry the MID and
+		// their RID, by which pion tells the layers apart.
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+			return nil, err
+		}
 	}
 	ir := &interceptor.Registry{}
 	if publisher {

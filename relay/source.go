@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/relay/keyframe"
 )
 
 // packetReader yields raw RTP packets: a publisher's TrackRemote, or the demo
@@ -55,6 +57,9 @@ type source struct {
 	lastReadAt atomic.Int64
 	fanBatches atomic.Uint64 // fan-outs; packets/fanBatches is the mean batch
 	levels     audioLevels   // audio: the publisher's RFC 6464 levels
+	// width and height are the picture size of the last keyframe whose
+	// size could be read (video; 0 until then).
+	width, height atomic.Int32
 
 	// The current GOP's first packet, for viewers that join mid-GOP. Only
 	// the reader goroutine writes these; forwarders read them during its
@@ -172,6 +177,12 @@ func (s *source) take(raw []byte) {
 		s.keyCount.Add(1)
 		s.lastKeyAt.Store(now)
 		s.keyframes.keyframeArrived()
+		// The layer's picture size orders simulcast layers (once per
+		// keyframe, on the reader goroutine).
+		if w, h, ok := keyframe.Size(s.ck, p.media()); ok {
+			s.width.Store(int32(w))
+			s.height.Store(int32(h))
+		}
 	}
 	s.batch = append(s.batch, p)
 }

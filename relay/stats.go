@@ -99,7 +99,7 @@ func (s *Server) Stats() []RoomStats {
 		}
 		rs.Video = snap.kinds[webrtc.RTPCodecTypeVideo]
 		rs.Audio = snap.kinds[webrtc.RTPCodecTypeAudio]
-		if src := r.groups[webrtc.RTPCodecTypeVideo].current.Load(); src != nil {
+		if src := snap.main[webrtc.RTPCodecTypeVideo]; src != nil {
 			if at := src.lastKeyAt.Load(); at > 0 {
 				rs.LastKeyframe = time.Unix(0, at)
 			}

@@ -115,7 +115,7 @@ func (t *viewerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamet
 	to := v.room.targets(*v.sel.Load()).of(t.role)
 	// A track that starts with nothing to carry still negotiates the
 	// codec it will most likely carry: the floor's.
-	want := v.room.floor.groups[t.kind].codecCap()
+	want := v.room.floorCodec(t.kind)
 	if to != nil {
 		if c := to.codecCap(); c.MimeType != "" {
 			want = c
