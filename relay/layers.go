@@ -122,12 +122,13 @@ func (ch *channel) pickLayer(want string) *trackGroup {
 	return best
 }
 
-// orderedLayers lists ch's layers that have a source, best first. Room.mu
-// is held.
-func (ch *channel) orderedLayers() []*trackGroup {
+// orderedLayers lists ch's layers that have a source, best first; with
+// flowing, only those whose media arrives now (the choice). Room.mu is
+// held.
+func (ch *channel) orderedLayers(flowing bool) []*trackGroup {
 	var out []*trackGroup
-	for _, g := range ch.layers {
-		if g.current.Load() != nil {
+	for rid, g := range ch.layers {
+		if g.current.Load() != nil && (!flowing || ch.layerFlowing[rid]) {
 			out = append(out, g)
 		}
 	}
@@ -180,8 +181,11 @@ func (ch *channel) mainSource(kind webrtc.RTPCodecType) *source {
 	if kind != webrtc.RTPCodecTypeVideo {
 		return ch.groups[kind].current.Load()
 	}
-	if ls := ch.orderedLayers(); len(ls) > 0 {
+	if ls := ch.orderedLayers(true); len(ls) > 0 {
 		return ls[0].current.Load()
+	}
+	if ls := ch.orderedLayers(false); len(ls) > 0 {
+		return ls[0].current.Load() // stalled: still the floor's, for reports and codecs
 	}
 	return nil
 }

@@ -201,8 +201,15 @@ func (p *publisher) watchPeer() {
 		go func() {
 			defer p.wg.Done()
 			buf := make([]byte, 1500)
+			rid := tr.RID()
 			for {
-				if _, _, err := recv.Read(buf); err != nil {
+				var err error
+				if rid != "" {
+					_, _, err = recv.ReadSimulcast(buf, rid) // one RTCP stream per layer
+				} else {
+					_, _, err = recv.Read(buf)
+				}
+				if err != nil {
 					return
 				}
 			}

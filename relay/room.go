@@ -384,7 +384,7 @@ func (r *Room) snapshot() roomSnapshot {
 		}
 		snap.viewers = append(snap.viewers, vs)
 	}
-	for _, g := range fl.orderedLayers() {
+	for _, g := range fl.orderedLayers(true) {
 		s := g.current.Load()
 		snap.layers = append(snap.layers, layerSnapshot{rid: g.rid, width: int(s.width.Load()), height: int(s.height.Load()),
 			bitrate: fl.bitrate(g.rid), viewers: layerViewers[g]})

@@ -16,6 +16,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/relay-av/relay/relay/clip"
 )
 
 // Options shared by publishers and viewers.
@@ -50,9 +52,18 @@ func (o Options) client() *http.Client {
 
 // NewAPI returns a pion API for a client peer. registerInterceptors adds
 // pion's default interceptors (NACK, reports, TWCC), as a browser would have.
+// The interceptors include the mid, rid and repaired-rid header extensions
+// (webrtc.ConfigureSimulcastExtensionHeaders) that a simulcast publisher
+// needs.
 func NewAPI(o Options, registerInterceptors bool) (*webrtc.API, error) {
+	return newAPI(o, registerInterceptors, (*webrtc.MediaEngine).RegisterDefaultCodecs)
+}
+
+// newAPI is NewAPI with the codecs that register adds instead of pion's
+// default set.
+func newAPI(o Options, registerInterceptors bool, register func(*webrtc.MediaEngine) error) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
+	if err := register(m); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -80,6 +91,37 @@ func NewAPI(o Options, registerInterceptors bool) (*webrtc.API, error) {
 		se.SetICEUDPMux(o.UDPMux)
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// simulcastCodecs registers Opus and the layers' video codec, without RTX.
+// pion's RTX packets copy the header of the packet they repair, rid
+// included, and a pion receiver takes an unknown SSRC with a rid for that
+// layer itself; without RTX a lost packet is resent under its layer's
+// SSRC, which is also how the relay (no RTX) wants it.
+func simulcastCodecs(videoMime string) func(*webrtc.MediaEngine) error {
+	return func(m *webrtc.MediaEngine) error {
+		fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}} // nack, pli: ConfigureNack
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+			PayloadType:        111,
+		}, webrtc.RTPCodecTypeAudio); err != nil {
+			return err
+		}
+		vcap, pt := videoCapability(videoMime), webrtc.PayloadType(96)
+		if videoMime == clip.MimeH264 {
+			pt = 102
+		}
+		vcap.RTCPFeedback = fb
+		return m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: vcap, PayloadType: pt}, webrtc.RTPCodecTypeVideo)
+	}
+}
+
+func videoCapability(mime string) webrtc.RTPCodecCapability {
+	c := webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}
+	if mime == clip.MimeH264 {
+		c.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	}
+	return c
 }
 
 // StatusError is a non-2xx answer from the relay.

@@ -239,6 +239,9 @@ func (v *Viewer) SendPLI() error {
 	return v.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: st.SSRC}})
 }
 
+// Session is the session URL (its /select changes what the viewer gets).
+func (v *Viewer) Session() string { return v.session }
+
 // Close ends the session with DELETE (when hangUpFirst) and closes the peer.
 // Without hangUpFirst the viewer just vanishes.
 func (v *Viewer) Close(hangUpFirst bool) error {
