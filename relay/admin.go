@@ -29,8 +29,10 @@ type ViewerInfo struct {
 	PlayingAudio string `json:"playingAudio"`
 	PlayingSign  string `json:"playingSign"`
 	// Layer is the floor video layer it receives now ("" without
-	// simulcast).
-	Layer string `json:"layer"`
+	// simulcast); EstimateBps what its path carries by its congestion
+	// feedback (0 while unknown).
+	Layer       string `json:"layer"`
+	EstimateBps uint64 `json:"estimateBps"`
 }
 
 // Viewers lists a room's viewers, oldest first.

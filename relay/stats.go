@@ -61,6 +61,18 @@ type RoomStats struct {
 	// ChannelSwitches counts viewers' tracks moved to another source or to
 	// none (after a /select, or a booth going live or down).
 	ChannelSwitches uint64
+	// Layers are the floor video's layers flowing now, best first, with
+	// the viewers receiving each.
+	Layers []LayerInfo
+	// LayerSwitchesUp and LayerSwitchesDown count viewers moved to a
+	// better or a worse layer (by the estimate, a pin, a layer stopping).
+	LayerSwitchesUp, LayerSwitchesDown uint64
+	// Estimates are the bandwidth estimates of the viewers that have one,
+	// in bits per second (for a histogram at scrape time).
+	Estimates []float64
+	// VideoPaused counts viewers whose estimate is below the lowest layer:
+	// they get audio and captions, no video, until it recovers.
+	VideoPaused int
 }
 
 // FloorLang names the floor where a language is expected.

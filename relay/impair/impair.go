@@ -1,13 +1,36 @@
 // Package impair is a UDP proxy that damages traffic on purpose: seeded,
-// deterministic loss, reordering, duplication, delay and jitter, for tests of
-// how the relay and its peers cope with bad networks. It serves one client
-// (the last address that sent to it) and one upstream address, on loopback.
+// deterministic loss, reordering, duplication, delay and jitter, and a
+// bandwidth cap, for tests of how the relay and its peers cope with bad
+// networks. It serves one client (the last address that sent to it) and
+// one upstream address, on loopback.
 //
 // Each direction has its own random source, seeded from Config.Seed: the
 // n-th packet going one way meets the same fate on every run, whatever the
 // other direction carries. Delayed packets wait in a bounded queue served
 // by one goroutine per direction; Close ends every goroutine the proxy
 // started and drops what is still waiting.
+//
+// # Bandwidth cap
+//
+// Damage.Rate makes a direction a bottleneck link, the last hop before the
+// receiver (after loss, duplication, reordering and delay): a token bucket
+// (Damage.Burst bytes deep, one full-size packet by default) lets packets
+// through at Rate, and those it cannot pass yet wait in a FIFO queue bounded
+// in bytes: Damage.Queue worth of the rate, 100 ms by default and never less
+// than three full-size packets. A packet arriving at a full queue is dropped
+// (tail drop), as a router does: offered more than the rate, the link first
+// delays (the queue fills, up to about Queue), then drops what does not fit,
+// and delivers the rate. Proxy.SetRate changes the cap while the proxy runs,
+// so a test can degrade a link and restore it: the packet at the head of the
+// queue is timed at the new rate from the moment of the change, the queue's
+// bound follows the rate, and 0 lifts the cap and sends what waits at once.
+// Counts report the packets and bytes the queue dropped, what it holds, the
+// delay a packet arriving now would meet and the longest any packet waited.
+//
+// The queue is served by the same goroutine as the delays, on exact
+// timing: each packet leaves at the instant the bucket holds enough tokens
+// for it and the next is timed from that instant, so a goroutine waking
+// late on a loaded machine sends late but does not lower the rate.
 package impair
 
 import (
@@ -27,7 +50,28 @@ type Damage struct {
 	Reorder   float64       // probability a packet is held back and sent after the next one
 	Delay     time.Duration // fixed delay added to every packet
 	Jitter    time.Duration // extra random delay in [0, Jitter); packets may overtake each other
+
+	// Rate caps the bandwidth in bits per second, as a bottleneck link
+	// does (see the package comment); 0 means unlimited. Proxy.SetRate
+	// changes it while the proxy runs.
+	Rate int64
+	// Queue is how much the bottleneck's queue holds, as delay at Rate:
+	// past it arriving packets are dropped. 0 means 100 ms; the queue
+	// holds at least 4 500 bytes (three full-size packets) at any rate.
+	Queue time.Duration
+	// Burst is the token bucket's depth in bytes: what may pass at once
+	// after the link was idle. 0 means 1 500 (one full-size packet).
+	Burst int
 }
+
+// Dir names a direction through the proxy.
+type Dir int
+
+// The two directions.
+const (
+	Up   Dir = iota // client -> upstream
+	Down            // upstream -> client
+)
 
 // Config sets up a Proxy.
 type Config struct {
@@ -49,6 +93,17 @@ type Counts struct {
 	Reordered  uint64 // held back behind the next packet
 	Delayed    uint64 // went through the delay queue
 	Overflow   uint64 // dropped because the delay queue was full
+
+	ForwardedBytes    uint64        // bytes written on
+	Queued            uint64        // waited in the bottleneck's queue (Damage.Rate)
+	QueueDropped      uint64        // dropped because the bottleneck's queue was full
+	QueueDroppedBytes uint64        // bytes of those
+	QueueBytes        int           // in the bottleneck's queue now
+	QueueDelay        time.Duration // what a packet arriving now would wait in it, at the current rate
+	// MaxQueueDelay is the longest a packet waited in the bottleneck's
+	// queue, by the bucket's timing: the proxy's own lateness in sending
+	// on a loaded machine is not counted.
+	MaxQueueDelay time.Duration
 }
 
 // Stats counts what the proxy did, per direction.
@@ -69,7 +124,7 @@ type Proxy struct {
 }
 
 // direction is one way through the proxy: its damage, random source,
-// held-back packet and delay queue.
+// held-back packet, delay queue and bottleneck.
 type direction struct {
 	d     Damage
 	to    *net.UDPConn
@@ -80,9 +135,14 @@ type direction struct {
 	mu    sync.Mutex
 	queue delayQueue // guarded by mu
 	next  uint64     // insertion order, keeps equal due times in order
-	wake  chan struct{}
+	link  bottleneck // guarded by mu
+	// sending is set (under mu) while the line goroutine writes packets
+	// it took from the queues; the reader does not pass them meanwhile.
+	sending bool
+	wake    chan struct{}
 
 	received, forwarded, dropped, duplicated, reordered, delayed, overflow atomic.Uint64
+	forwardedBytes, queued, queueDropped, queueDroppedBytes                atomic.Uint64
 }
 
 // New starts a proxy on 127.0.0.1 with a free port.
@@ -104,15 +164,16 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p := &Proxy{cfg: cfg, conn: conn, up: up, done: make(chan struct{})}
 	upstream := cfg.Upstream
-	p.dirs[0] = &direction{d: cfg.Up, to: up, dst: func() *net.UDPAddr { return upstream }, max: cfg.MaxQueued,
-		rnd: rand.New(rand.NewSource(cfg.Seed)), wake: make(chan struct{}, 1)}
-	p.dirs[1] = &direction{d: cfg.Down, to: conn, dst: p.client.Load, max: cfg.MaxQueued,
-		rnd: rand.New(rand.NewSource(cfg.Seed ^ 0x5eed)), wake: make(chan struct{}, 1)}
+	now := time.Now()
+	p.dirs[Up] = &direction{d: cfg.Up, to: up, dst: func() *net.UDPAddr { return upstream }, max: cfg.MaxQueued,
+		rnd: rand.New(rand.NewSource(cfg.Seed)), link: newBottleneck(cfg.Up, now), wake: make(chan struct{}, 1)}
+	p.dirs[Down] = &direction{d: cfg.Down, to: conn, dst: p.client.Load, max: cfg.MaxQueued,
+		rnd: rand.New(rand.NewSource(cfg.Seed ^ 0x5eed)), link: newBottleneck(cfg.Down, now), wake: make(chan struct{}, 1)}
 	p.wg.Add(4)
-	go p.pump(conn, 0)
-	go p.pump(up, 1)
-	go p.delayLine(p.dirs[0])
-	go p.delayLine(p.dirs[1])
+	go p.pump(conn, Up)
+	go p.pump(up, Down)
+	go p.line(p.dirs[Up])
+	go p.line(p.dirs[Down])
 	return p, nil
 }
 
@@ -121,12 +182,29 @@ func (p *Proxy) Addr() *net.UDPAddr { return p.conn.LocalAddr().(*net.UDPAddr) }
 
 // Stats returns the counts so far.
 func (p *Proxy) Stats() Stats {
-	return Stats{Up: p.dirs[0].counts(), Down: p.dirs[1].counts()}
+	return Stats{Up: p.dirs[Up].counts(), Down: p.dirs[Down].counts()}
 }
 
 func (d *direction) counts() Counts {
-	return Counts{d.received.Load(), d.forwarded.Load(), d.dropped.Load(), d.duplicated.Load(),
-		d.reordered.Load(), d.delayed.Load(), d.overflow.Load()}
+	d.mu.Lock()
+	qbytes, qdelay, maxDelay := d.link.bytes, d.link.delay(), d.link.maxWait
+	d.mu.Unlock()
+	return Counts{
+		Received:          d.received.Load(),
+		Forwarded:         d.forwarded.Load(),
+		Dropped:           d.dropped.Load(),
+		Duplicated:        d.duplicated.Load(),
+		Reordered:         d.reordered.Load(),
+		Delayed:           d.delayed.Load(),
+		Overflow:          d.overflow.Load(),
+		ForwardedBytes:    d.forwardedBytes.Load(),
+		Queued:            d.queued.Load(),
+		QueueDropped:      d.queueDropped.Load(),
+		QueueDroppedBytes: d.queueDroppedBytes.Load(),
+		QueueBytes:        qbytes,
+		QueueDelay:        qdelay,
+		MaxQueueDelay:     maxDelay,
+	}
 }
 
 // Close stops the proxy: its sockets close, packets still waiting are
@@ -141,8 +219,8 @@ func (p *Proxy) Close() error {
 	return nil
 }
 
-// pump reads one side: dir 0 is client -> upstream, 1 is upstream -> client.
-func (p *Proxy) pump(from *net.UDPConn, dir int) {
+// pump reads one side of the proxy for packets going dir.
+func (p *Proxy) pump(from *net.UDPConn, dir Dir) {
 	defer p.wg.Done()
 	d := p.dirs[dir]
 	buf := make([]byte, 2048)
@@ -151,7 +229,7 @@ func (p *Proxy) pump(from *net.UDPConn, dir int) {
 		if err != nil {
 			return
 		}
-		if dir == 0 {
+		if dir == Up {
 			p.client.Store(addr)
 		} else if p.client.Load() == nil {
 			continue // nobody to send to yet
@@ -189,9 +267,11 @@ func (d *direction) handle(pkt []byte) {
 	}
 }
 
+// send passes a packet on after delay: at once to the bottleneck, or
+// through the delay queue.
 func (d *direction) send(pkt []byte, delay time.Duration) {
 	if delay <= 0 {
-		d.write(pkt)
+		d.forward(pkt)
 		return
 	}
 	d.mu.Lock()
@@ -204,6 +284,11 @@ func (d *direction) send(pkt []byte, delay time.Duration) {
 	d.next++
 	d.mu.Unlock()
 	d.delayed.Add(1)
+	d.poke()
+}
+
+// poke wakes the direction's line goroutine.
+func (d *direction) poke() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -217,29 +302,50 @@ func (d *direction) write(pkt []byte) {
 	}
 	if _, err := d.to.WriteToUDP(pkt, dst); err == nil {
 		d.forwarded.Add(1)
+		d.forwardedBytes.Add(uint64(len(pkt)))
 	}
 }
 
-// delayLine sends the direction's delayed packets when they are due.
-func (p *Proxy) delayLine(d *direction) {
+// line is the direction's one goroutine for waiting packets: it moves
+// delayed packets to the bottleneck when they are due and sends the
+// bottleneck's queue at its rate.
+func (p *Proxy) line(d *direction) {
 	defer p.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var out [][]byte
+	var next time.Time
 	for {
+		now := time.Now()
 		d.mu.Lock()
-		wait := time.Hour
-		var due []byte
-		if len(d.queue) > 0 {
-			if w := time.Until(d.queue[0].due); w > 0 {
-				wait = w
+		out = out[:0]
+		for len(d.queue) > 0 && !d.queue[0].due.After(now) {
+			pkt := heap.Pop(&d.queue).(delayed).pkt
+			if d.link.pass(now, len(pkt)) {
+				out = append(out, pkt)
 			} else {
-				due = heap.Pop(&d.queue).(delayed).pkt
+				d.enqueue(now, pkt)
 			}
 		}
+		out, next = d.link.release(now, out)
+		if len(d.queue) > 0 && (next.IsZero() || d.queue[0].due.Before(next)) {
+			next = d.queue[0].due
+		}
+		d.sending = len(out) > 0
 		d.mu.Unlock()
-		if due != nil {
-			d.write(due)
+		if len(out) > 0 {
+			for i, pkt := range out {
+				d.write(pkt)
+				out[i] = nil
+			}
+			d.mu.Lock()
+			d.sending = false
+			d.mu.Unlock()
 			continue
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = next.Sub(now)
 		}
 		timer.Reset(wait) // since Go 1.23 a Reset timer delivers no stale tick
 		select {
