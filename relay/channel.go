@@ -127,6 +127,8 @@ type selection struct {
 type targets struct {
 	audio, floorAudio, video, sign *trackGroup
 	playingAudio, playingSign      string // "" the floor / no sign
+	playingLayer                   string // the floor video layer's rid
+	playingHeight                  int    // its picture height, 0 unknown
 }
 
 func (t targets) of(role trackRole) *trackGroup {
@@ -282,6 +284,10 @@ type selectionJSON struct {
 type playingJSON struct {
 	Audio string `json:"audio"`
 	Sign  string `json:"sign"`
+	// Video is the layer the video track carries now ("" with a single
+	// layer) and Height its picture height (0 unknown).
+	Video  string `json:"video"`
+	Height int    `json:"height"`
 }
 
 func orFloor(lang string) string {
@@ -293,7 +299,7 @@ func orFloor(lang string) string {
 
 func (s selection) json(t targets) selectionJSON {
 	return selectionJSON{Audio: orFloor(s.audio), Sign: s.sign, Video: s.video,
-		Playing: playingJSON{Audio: orFloor(t.playingAudio), Sign: t.playingSign}}
+		Playing: playingJSON{Audio: orFloor(t.playingAudio), Sign: t.playingSign, Video: t.playingLayer, Height: t.playingHeight}}
 }
 
 // canonicalLanguages validates a room's declared languages.

@@ -199,3 +199,17 @@ func (r *Room) floorCodec(kind webrtc.RTPCodecType) webrtc.RTPCodecCapability {
 	}
 	return r.floor.groups[kind].codecCap()
 }
+
+// countLayerSwitch counts a viewer's video moved from one floor layer to a
+// taller or a shorter one.
+func (r *Room) countLayerSwitch(from, to *trackGroup) {
+	if from == nil || to == nil {
+		return
+	}
+	switch hf, ht := from.height(), to.height(); {
+	case ht > hf:
+		r.layerUp.Add(1)
+	case ht < hf:
+		r.layerDown.Add(1)
+	}
+}

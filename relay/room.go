@@ -46,8 +46,9 @@ type Room struct {
 	// so the room's totals never go down.
 	retired map[webrtc.RTPCodecType]*KindStats
 	// switches counts track moves between sources (selections, booths
-	// going live or down).
-	switches atomic.Uint64
+	// going live or down); layerUp and layerDown the video moves between
+	// layers.
+	switches, layerUp, layerDown atomic.Uint64
 }
 
 func newRoom(cfg RoomConfig, srv *Server) *Room {

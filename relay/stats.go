@@ -121,6 +121,10 @@ func (s *Server) Stats() []RoomStats {
 				Level: cs.level, Silent: cs.silent, HasLevel: cs.hasLevel})
 		}
 		rs.ChannelSwitches = r.switches.Load()
+		rs.LayerSwitchesUp, rs.LayerSwitchesDown = r.layerUp.Load(), r.layerDown.Load()
+		for _, l := range snap.layers {
+			rs.Layers = append(rs.Layers, LayerInfo{RID: l.rid, Width: l.width, Height: l.height, Bitrate: l.bitrate, Viewers: l.viewers})
+		}
 		out = append(out, rs)
 	}
 	return out

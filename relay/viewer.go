@@ -206,8 +206,12 @@ func (v *viewer) retargetLocked() targets {
 		return to
 	}
 	for _, t := range v.tracks {
+		from := t.group.Load()
 		if t.moveTo(to.of(t.role)) {
 			v.room.switches.Add(1)
+			if t.role == roleVideo {
+				v.room.countLayerSwitch(from, t.group.Load())
+			}
 		}
 	}
 	return v.playingLocked(to)
@@ -234,6 +238,11 @@ func (v *viewer) playingLocked(to targets) targets {
 			to.playingSign = ""
 			if g != nil {
 				to.playingSign = g.lang
+			}
+		case roleVideo:
+			to.playingLayer, to.playingHeight = "", 0
+			if g != nil {
+				to.playingLayer, to.playingHeight = g.rid, g.height()
 			}
 		}
 	}
