@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"time"
@@ -140,20 +141,39 @@ var (
 		"Seconds since the channel's audio was last louder than -50 dBov; only where the publisher sends levels.", []string{"room", "lang"}, nil)
 	descChSwitches = prometheus.NewDesc("relay_channel_switches_total",
 		"Viewer tracks moved to another source (a selection, or a booth going live or down).", []string{"room"}, nil)
+
+	descLayerViewers = prometheus.NewDesc("relay_layer_viewers",
+		"Viewers receiving each video layer flowing now, per room and rid (single: a publisher without simulcast).", []string{"room", "rid"}, nil)
+	descLayerBitrate = prometheus.NewDesc("relay_layer_bitrate_bps",
+		"Each video layer's bitrate measured over the last second, per room and rid.", []string{"room", "rid"}, nil)
+	descLayerSwitches = prometheus.NewDesc("relay_layer_switches_total",
+		"Viewers moved to a better (up) or a worse (down) video layer.", []string{"room", "direction"}, nil)
+	descEstimate = prometheus.NewDesc("relay_viewer_estimate_bps",
+		"Viewers' bandwidth estimates in bits per second, of the room's current viewers that have one.", []string{"room"}, nil)
+	descPaused = prometheus.NewDesc("relay_video_paused_viewers",
+		"Viewers whose estimate is below the lowest layer: audio and captions, no video.", []string{"room"}, nil)
 )
+
+// singleLayer is the rid label of the one layer of a publisher without
+// simulcast (rid ""): an empty label value would read as no label at all.
+const singleLayer = "single"
 
 // Quality histogram buckets.
 var (
 	lossBuckets   = []float64{0, .001, .005, .01, .02, .05, .1, .2}
 	jitterBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1}
 	rttBuckets    = []float64{.005, .01, .025, .05, .1, .2, .4, .8, 1.6}
+	// Around the usual layers (150 kbit/s, 500 kbit/s, 1.5 Mbit/s) and
+	// their headroom, up to what a fibre link shows.
+	estimateBuckets = []float64{100e3, 200e3, 350e3, 500e3, 750e3, 1e6, 1.5e6, 2.5e6, 4e6, 8e6}
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descViewers, descPublishers, descLive, descLost, descFwdPkts, descFwdBytes, descInBytes,
 		descInPkts, descKeyframes, descPubStart, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
 		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns, descCapRefused,
-		descChListeners, descChLive, descChLevel, descChSilent, descChSwitches} {
+		descChListeners, descChLive, descChLevel, descChSilent, descChSwitches,
+		descLayerViewers, descLayerBitrate, descLayerSwitches, descEstimate, descPaused} {
 		ch <- d
 	}
 }
@@ -208,6 +228,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- rtt.metric(descRTT, room)
 			channelMetrics(rs, gauge)
 			counter(descChSwitches, rs.ChannelSwitches, room)
+			layerMetrics(rs, ch)
 		}
 	}
 	if c.captions != nil {
@@ -262,6 +283,45 @@ func channelMetrics(rs relay.RoomStats, gauge func(*prometheus.Desc, float64, ..
 	}
 }
 
+// layerMetrics emits a room's video layer series: viewers and bitrate per
+// layer flowing now (none without a publisher), switches up and down, the
+// estimate histogram (with zero count until a viewer has an estimate, like
+// the quality histograms) and the viewers whose video is paused.
+func layerMetrics(rs relay.RoomStats, ch chan<- prometheus.Metric) {
+	type layer struct {
+		rid     string
+		viewers int
+		bitrate uint64
+	}
+	// A simulcast layer named "single" next to the last one of a publisher
+	// without simulcast (a publisher change) shares its label: one series
+	// of their sums, since a repeated series would fail the whole scrape.
+	var layers []layer
+	at := make(map[string]int, len(rs.Layers))
+	for _, l := range rs.Layers {
+		rid := cmp.Or(l.RID, singleLayer)
+		if i, ok := at[rid]; ok {
+			layers[i].viewers += l.Viewers
+			layers[i].bitrate += l.Bitrate
+			continue
+		}
+		at[rid] = len(layers)
+		layers = append(layers, layer{rid, l.Viewers, l.Bitrate})
+	}
+	for _, l := range layers {
+		ch <- prometheus.MustNewConstMetric(descLayerViewers, prometheus.GaugeValue, float64(l.viewers), rs.Room, l.rid)
+		ch <- prometheus.MustNewConstMetric(descLayerBitrate, prometheus.GaugeValue, float64(l.bitrate), rs.Room, l.rid)
+	}
+	ch <- prometheus.MustNewConstMetric(descLayerSwitches, prometheus.CounterValue, float64(rs.LayerSwitchesUp), rs.Room, "up")
+	ch <- prometheus.MustNewConstMetric(descLayerSwitches, prometheus.CounterValue, float64(rs.LayerSwitchesDown), rs.Room, "down")
+	est := newHist(estimateBuckets)
+	for _, e := range rs.Estimates {
+		est.observe(e)
+	}
+	ch <- est.metric(descEstimate, rs.Room)
+	ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, float64(rs.VideoPaused), rs.Room)
+}
+
 func boolf(b bool) float64 {
 	if b {
 		return 1
@@ -277,8 +337,15 @@ type hist struct {
 	sum    float64
 }
 
+// newHist starts every bucket at zero: a const histogram exposes only the
+// buckets in its map, and a bucket that comes and goes between scrapes
+// upsets histogram_quantile.
 func newHist(bounds []float64) *hist {
-	return &hist{bounds: bounds, counts: make(map[float64]uint64, len(bounds))}
+	h := &hist{bounds: bounds, counts: make(map[float64]uint64, len(bounds))}
+	for _, b := range bounds {
+		h.counts[b] = 0
+	}
+	return h
 }
 
 func (h *hist) observe(v float64) {

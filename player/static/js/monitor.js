@@ -1,6 +1,7 @@
-// The AV team's monitor: rooms, publishers, viewers, language channels
-// (interpreter booths, sign language) and caption languages, live from
-// /api/rooms/events (server-sent events, roomfeed.js), with admin actions.
+// The AV team's monitor: rooms, publishers, viewers, video layers
+// (simulcast), language channels (interpreter booths, sign language) and
+// caption languages, live from /api/rooms/events (server-sent events,
+// roomfeed.js), with admin actions.
 // The admin token, when set, also goes with the event stream: the relay
 // keeps a few streams for it, so the AV team gets in while anonymous
 // clients hold all the others.
@@ -146,11 +147,14 @@ function viewerList(room) {
   }
   if (!list.length) return el('p', { class: 'none' }, 'No viewers.');
   return el('ul', {}, list.map((v) => el('li', {},
-    el('b', {}, v.tag),
-    el('span', { title: `since ${fmtTime(v.since)}` }, `watching ${fmtAgo((Date.now() - Date.parse(v.since)) / 1000)}`),
-    el('span', { class: v.loss > 0.05 ? 'warn' : '' }, v.reports ? `loss ${fmtPercent(v.loss)}` : 'no reports yet'),
-    el('span', {}, v.rttNs ? `RTT ${fmtMs(v.rttNs / 1e6)} ms` : ''),
+    el('b', { dataset: { col: 'tag' } }, v.tag),
+    el('span', { dataset: { col: 'watching' }, title: `since ${fmtTime(v.since)}` }, `watching ${fmtAgo((Date.now() - Date.parse(v.since)) / 1000)}`),
+    el('span', { class: v.loss > 0.05 ? 'warn' : '', dataset: { col: 'loss' } }, v.reports ? `loss ${fmtPercent(v.loss)}` : 'no reports yet'),
+    el('span', { dataset: { col: 'rtt' } }, v.rttNs ? `RTT ${fmtMs(v.rttNs / 1e6)} ms` : ''),
     selection(v),
+    layerCell(v, app.last?.rooms?.find((r) => r.name === room)?.layers || []),
+    el('span', { dataset: { col: 'estimate' }, title: 'Bandwidth estimate from the viewer\'s congestion feedback' },
+      v.estimateBps > 0 ? `est. ${fmtBitrate(v.estimateBps)}` : 'est. —'),
     el('button', {
       class: 'btn small danger', type: 'button', 'aria-label': `Disconnect viewer ${v.tag}`,
       onclick: async () => {
@@ -168,6 +172,70 @@ function selection(v) {
   const signDown = Boolean(v.sign) && v.playingSign !== v.sign;
   if (v.sign) parts.push(signDown ? `sign ${v.sign} (down)` : `sign ${v.sign}`);
   return el('span', { class: playing !== audio || signDown ? 'warn' : '', dataset: { col: 'selection' } }, parts.join(' · '));
+}
+
+// layerName names a layer by its picture height ("720p"), by its rid until
+// a keyframe said the size, and "layer x" for one that no longer flows.
+function layerName(rid, layers) {
+  const l = layers.find((x) => x.rid === rid);
+  if (!l) return rid ? `layer ${rid}` : 'video';
+  return l.height > 0 ? `${l.height}p` : rid || 'video';
+}
+
+// simulcast says whether a room's video comes as named layers.
+function simulcast(layers) {
+  return layers.some((l) => l.rid !== '');
+}
+
+// layerCell says which layer a viewer receives and whether it chose it:
+// "auto · 720p", "360p pinned", "no video" (its estimate is below the
+// lowest layer, or it is starting). Without simulcast only the height.
+function layerCell(v, layers) {
+  const cell = (text, warn) => el('span', { class: warn ? 'warn' : '', dataset: { col: 'layer' } }, text);
+  if (!simulcast(layers)) return cell(layers.length ? layerName('', layers) : '—', false);
+  if (!v.layer) return cell('no video', true);
+  const playing = layerName(v.layer, layers);
+  if (!v.video || v.video === 'auto') return cell(`auto · ${playing}`, false);
+  if (v.video === v.layer) return cell(`${playing} pinned`, false);
+  return cell(`${playing} (pinned ${layerName(v.video, layers)} stopped)`, true);
+}
+
+// layerTable shows how a room's viewers spread over its video layers (best
+// first): a bar with a segment per layer and the viewers without video,
+// and a row per layer. Only for two layers or more: one layer says nothing
+// the Viewers figure does not.
+function layerTable(room) {
+  const layers = room.layers || [];
+  if (layers.length < 2) return null;
+  const onLayers = layers.reduce((n, l) => n + l.viewers, 0);
+  const noVideo = Math.max(0, room.viewers - onLayers);
+  // A layer's element carries data-layer (its rid), the viewers without
+  // video data-video="none": any name is a valid rid.
+  const parts = layers.map((l, i) => ({ data: { layer: l.rid }, rank: String(i), name: layerName(l.rid, layers), viewers: l.viewers, layer: l }));
+  if (noVideo > 0) parts.push({ data: { video: 'none' }, rank: 'none', name: 'no video', viewers: noVideo });
+  const total = onLayers + noVideo;
+  const bar = el('div', { class: 'layer-bar', role: 'img', 'aria-label': `Viewers per layer: ${parts.map((p) => `${p.name} ${p.viewers}`).join(', ')}` },
+    parts.filter((p) => p.viewers > 0).map((p) => {
+      const seg = el('span', { class: 'seg', dataset: { rank: p.rank, ...p.data }, title: `${p.name} · ${p.viewers} viewers` });
+      seg.style.flexGrow = String(p.viewers); // CSSOM, which the page's CSP allows
+      return seg;
+    }));
+  const share = (n) => (total > 0 ? `${Math.round((n * 100) / total)} %` : '—');
+  const rows = parts.map((p) => el('tr', { dataset: p.data,
+    title: p.layer ? null : 'Receiving no video now: their estimate is below the lowest layer (audio and captions go on), or they are starting' },
+    el('td', {}, el('i', { class: 'swatch', dataset: { rank: p.rank }, 'aria-hidden': 'true' }),
+      el('b', { dataset: { col: 'name' } }, p.name),
+      p.layer?.rid && p.name !== p.layer.rid ? el('small', {}, p.layer.rid) : null),
+    el('td', { class: 'faint', dataset: { col: 'size' } }, p.layer?.width > 0 ? `${p.layer.width}×${p.layer.height}` : ''),
+    el('td', { class: 'num', dataset: { col: 'bitrate' } }, p.layer ? fmtBitrate(p.layer.bitrate) : ''),
+    el('td', { class: 'num', dataset: { col: 'viewers' } }, p.viewers),
+    el('td', { class: 'num faint', dataset: { col: 'share' } }, share(p.viewers))));
+  return el('div', { class: 'layers', dataset: { layers: layers.length } },
+    bar,
+    el('table', { class: 'langs layer-table' },
+      el('thead', {}, el('tr', {}, ['Layer', 'Size', 'Bitrate', 'Viewers', 'Share'].map((h, i) =>
+        el('th', { scope: 'col', class: i >= 2 ? 'num' : '' }, h)))),
+      el('tbody', {}, rows)));
 }
 
 function levelCell(level) {
@@ -309,6 +377,7 @@ function roomCard(room, now) {
       fact('Viewer RTT', q.reporting && q.rttMaxMs > 0 ? `${fmtMs(q.rttMedianMs)} / ${fmtMs(q.rttMaxMs)} ms` : '—', 'rtt', false, 'median / worst'),
       fact('Keyframes', r.keyframes ?? '—', 'keyframes'),
       fact('PLIs', r.plis, 'plis')),
+    layerTable(room),
     channels.table,
     langs.length
       ? el('table', { class: 'langs' },
