@@ -47,7 +47,7 @@ func (s *Server) Viewers(room string) ([]ViewerInfo, error) {
 		q := v.quality
 		out = append(out, ViewerInfo{Tag: v.tag, Since: v.since, Loss: q.Loss, Jitter: q.Jitter, RTT: q.RTT, Reports: q.Reports,
 			Audio: orFloor(v.sel.audio), Sign: v.sel.sign, Video: v.sel.video,
-			PlayingAudio: orFloor(v.playingAudio), PlayingSign: v.playingSign, Layer: v.layer})
+			PlayingAudio: orFloor(v.playingAudio), PlayingSign: v.playingSign, Layer: v.layer, EstimateBps: v.estimate})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil

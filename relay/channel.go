@@ -147,10 +147,19 @@ func (t targets) of(role trackRole) *trackGroup {
 // down leaves the floor in the first audio track, and the second audio
 // track (the floor under the interpretation) carries nothing while the
 // first is the floor itself.
-func (r *Room) targets(sel selection) targets {
+func (r *Room) targets(sel selection, auto *autoPick) targets {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := targets{audio: r.floor.groups[webrtc.RTPCodecTypeAudio], video: r.floor.pickLayer(sel.video)}
+	t := targets{audio: r.floor.groups[webrtc.RTPCodecTypeAudio]}
+	switch {
+	case sel.video != "auto" && sel.video != "" || auto == nil:
+		t.video = r.floor.pickLayer(sel.video)
+	case auto.paused:
+		// The viewer's link carries less than the lowest layer: audio and
+		// captions only, until the estimate recovers.
+	default:
+		t.video = r.floor.pickLayer(auto.rid)
+	}
 	if ch := r.channels[sel.audio]; sel.audio != "" && ch != nil && ch.flowing[webrtc.RTPCodecTypeAudio] {
 		t.floorAudio = t.audio
 		t.audio, t.playingAudio = ch.groups[webrtc.RTPCodecTypeAudio], sel.audio
@@ -279,6 +288,9 @@ type selectionJSON struct {
 	Sign    string      `json:"sign"`
 	Video   string      `json:"video"`
 	Playing playingJSON `json:"playing"`
+	// EstimateBps is what the viewer's path carries by its congestion
+	// feedback (0 while unknown); it drives "auto".
+	EstimateBps uint64 `json:"estimateBps"`
 }
 
 type playingJSON struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -35,8 +36,16 @@ func BenchmarkFanout(b *testing.B) {
 	for i := range raw {
 		raw[i], _ = st.Next().Marshal()
 	}
-	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n    int
+		twcc bool
+	}{{1, false}, {100, false}, {1000, false}, {1, true}, {100, true}, {1000, true}} {
+		n := c.n
+		name := fmt.Sprintf("viewers=%d", n)
+		if c.twcc {
+			name += ",twcc" // each packet stamped for the viewer's congestion feedback
+		}
+		b.Run(name, func(b *testing.B) {
 			g := newTrackGroup(webrtc.RTPCodecTypeVideo)
 			src := newSource(sourceParams{id: 1, kind: webrtc.RTPCodecTypeVideo, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000}, group: g})
 			g.attach(src)
@@ -44,6 +53,13 @@ func BenchmarkFanout(b *testing.B) {
 			for i := 0; i < n; i++ {
 				f := newForwarder(nil, w, uint32(i+1), testH264)
 				f.notBefore = 0 // packet times here are synthetic
+				if c.twcc {
+					f.tw = newBWE(time.Unix(0, 0))
+					if err := f.hdr.SetExtension(3, f.twBuf[:]); err != nil {
+						b.Fatal(err)
+					}
+					f.twSize = f.hdr.MarshalSize()
+				}
 				g.add(f)
 			}
 			// Prime: every forwarder starts on the keyframe.

@@ -26,6 +26,11 @@ type forwarder struct {
 	// payload type, switched at the source change; 0 where the viewer
 	// cannot play the codec. Set before the forwarder joins a group.
 	pts [codecCount]uint8
+	// tw stamps each packet for the viewer's congestion feedback (nil when
+	// it negotiated none); twBuf is the header extension's payload.
+	tw     *bwe
+	twBuf  [2]byte
+	twSize int // the header's size on the wire with the extension
 
 	// Hot-path state: written only by the goroutine doing this group's
 	// fan-out (one at a time, see trackGroup.fanMu).
@@ -49,15 +54,16 @@ type forwarder struct {
 	guard     int   // packets left to check against startSeq; see startGuard
 
 	// Shared with the viewer's RTCP goroutine.
-	mapping   atomic.Pointer[seqMapping]
-	packets   atomic.Uint64
-	bytes     atomic.Uint64
-	lastTSAt  atomic.Uint64 // lastTS, for sender reports
-	lastAt    atomic.Int64  // unix nanoseconds of the last packet sent
-	waitDrops atomic.Uint64 // packets dropped while waiting for a keyframe
-	errors    atomic.Uint64 // write errors
-	nacked    atomic.Uint64 // packets resent after a NACK
-	nackMiss  atomic.Uint64 // NACKed packets no longer in the history
+	mapping        atomic.Pointer[seqMapping]
+	packets        atomic.Uint64
+	bytes          atomic.Uint64
+	lastTSAt       atomic.Uint64 // lastTS, for sender reports
+	lastAt         atomic.Int64  // unix nanoseconds of the last packet sent
+	waitDrops      atomic.Uint64 // packets dropped while waiting for a keyframe
+	errors         atomic.Uint64 // write errors
+	nacked         atomic.Uint64 // packets resent after a NACK
+	nackMiss       atomic.Uint64 // NACKed packets no longer in the history
+	resendsDropped atomic.Uint64 // NACKed packets not resent: over the viewer's resend budget
 }
 
 // seqMapping lets NACK answers map a viewer's sequence number back to the
@@ -164,7 +170,7 @@ func (f *forwarder) write(p *packet, s *source) {
 			return
 		}
 	}
-	f.send(p, p.seq+f.seqOff, p.ts+f.tsOff)
+	f.send(p, p.seq+f.seqOff, p.ts+f.tsOff, p.at)
 }
 
 // destination is the viewer's UDP address for send batching, or the zero
@@ -245,7 +251,7 @@ func (f *forwarder) catchUp(p *packet, s *source) {
 		if !h.valid || h.seq != f.cursor {
 			continue // lost on the way in; the viewer may NACK it
 		}
-		f.send(h, h.seq, compressTS(h.seq, h.ts, f.syncSeq, f.syncTS))
+		f.send(h, h.seq, compressTS(h.seq, h.ts, f.syncSeq, f.syncTS), p.at) // sent now, with the live packet p
 		f.tokens--
 	}
 	if int16(f.cursor-p.seq) > 0 {
@@ -262,9 +268,18 @@ func compressTS(seq uint16, ts uint32, syncSeq uint16, syncTS uint32) uint32 {
 	return syncTS - (syncTS-ts)/catchUpCompress
 }
 
-// send writes one packet with the viewer's sequence number and timestamp.
-func (f *forwarder) send(p *packet, seq uint16, ts uint32) {
+// send writes one packet with the viewer's sequence number and timestamp;
+// at is when the packet that caused the send arrived (the send time for
+// congestion feedback: a catch-up packet from the history goes out now).
+func (f *forwarder) send(p *packet, seq uint16, ts uint32, at int64) {
 	f.hdr.SequenceNumber, f.hdr.Timestamp = seq, ts
+	if f.tw != nil {
+		// The arrival time stands for the send time: this viewer's share of
+		// the fan-out follows it by a near-constant delay, which drops out of
+		// the delay differences the estimator reads.
+		n := f.tw.stamp(at, p.n-p.hdrLen+f.twSize)
+		f.twBuf[0], f.twBuf[1] = byte(n>>8), byte(n)
+	}
 	f.hdr.Marker, f.hdr.Padding = p.marker, p.padding
 	if _, err := f.writer.WriteRTP(&f.hdr, p.payload()); err != nil {
 		f.errors.Add(1)

@@ -213,3 +213,16 @@ func (r *Room) countLayerSwitch(from, to *trackGroup) {
 		r.layerDown.Add(1)
 	}
 }
+
+// floorLayerRanks lists the floor's layers flowing now, best first, with
+// their measured bitrates, for the viewers' layer choice.
+func (r *Room) floorLayerRanks() []layerRank {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ls := r.floor.orderedLayers(true)
+	out := make([]layerRank, 0, len(ls))
+	for _, g := range ls {
+		out = append(out, layerRank{rid: g.rid, bps: r.floor.bitrate(g.rid)})
+	}
+	return out
+}

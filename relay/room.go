@@ -308,6 +308,8 @@ type viewerSnapshot struct {
 	// audio and second video tracks carry now ("" the floor / none).
 	playingAudio, playingSign string
 	layer                     string // the floor video layer it receives
+	estimate                  uint64 // bits/s; 0 unknown
+	paused                    bool   // video paused: the estimate is under the lowest layer
 }
 
 type channelSnapshot struct {
@@ -350,6 +352,12 @@ func (r *Room) snapshot() roomSnapshot {
 	layerViewers := map[*trackGroup]int{}
 	for _, v := range r.viewers {
 		vs := viewerSnapshot{tag: v.tag, since: v.since, quality: v.quality.snapshot()}
+		if v.bwe != nil {
+			vs.estimate = v.bwe.estimate.Load()
+		}
+		if pk := v.chooser.current(); pk != nil && pk.paused {
+			vs.paused = true
+		}
 		if sel := v.sel.Load(); sel != nil {
 			vs.sel = *sel
 		}

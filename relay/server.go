@@ -18,6 +18,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
@@ -267,6 +268,17 @@ func (s *Server) newAPI(publisher bool) (*webrtc.API, error) {
 		if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 			return nil, err
 		}
+	} else {
+		// Viewers get transport-wide congestion feedback negotiated: their
+		// reports drive the bandwidth estimate that picks their layer. The
+		// relay stamps the sequence numbers itself (forwarder.send), no
+		// interceptor.
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+				return nil, err
+			}
+		}
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeAudio)
 	}
 	ir := &interceptor.Registry{}
 	if publisher {

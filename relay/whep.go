@@ -97,7 +97,8 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) newViewer(room *Room) *viewer {
 	ctx, cancel := context.WithCancel(context.Background())
-	v := &viewer{id: sessionID(), tag: fmt.Sprintf("v%d", s.newID()), room: room, srv: s, since: time.Now(), ctx: ctx, cancel: cancel}
+	v := &viewer{id: sessionID(), tag: fmt.Sprintf("v%d", s.newID()), room: room, srv: s, since: time.Now(), ctx: ctx, cancel: cancel,
+		bwe: newBWE(time.Now())}
 	v.log = s.log.With("room", room.cfg.Name, "session", v.tag)
 	return v
 }
@@ -226,7 +227,11 @@ func (s *Server) handleSelect(w http.ResponseWriter, r *http.Request) {
 	v.log.Debug("selection", "audio", orFloor(sel.audio), "sign", sel.sign, "playing", orFloor(to.playingAudio))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(sel.json(to))
+	answer := sel.json(to)
+	if v.bwe != nil {
+		answer.EstimateBps = v.bwe.estimate.Load()
+	}
+	json.NewEncoder(w).Encode(answer)
 }
 
 // selectionChange is a /select body: the fields present change.

@@ -1,0 +1,86 @@
+package relay
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+var testLayers = []layerRank{{"h", 1_500_000}, {"m", 500_000}, {"l", 150_000}}
+
+// The choice moves down at once, up only after the estimate held, waits
+// longer after a move up that failed, and pauses the video under the
+// lowest layer.
+func TestLayerChooser(t *testing.T) {
+	var c layerChooser
+	at := func(s float64) int64 { return int64((1000 + s) * float64(time.Second)) }
+	pick := func(est uint64, s float64) string {
+		p, _ := c.choose(est, testLayers, at(s))
+		if p.paused {
+			return "paused"
+		}
+		return p.rid
+	}
+	steps := []struct {
+		s    float64
+		est  uint64
+		want string
+	}{
+		{0, 10_000_000, "h"},    // optimistic start
+		{1, 700_000, "m"},       // down at once: the start failed
+		{2, 3_000_000, "m"},     // a failed start makes the next probe wait
+		{20, 3_000_000, "m"},    // still waiting (30 s)
+		{35, 3_000_000, "h"},    // the estimate held, the wait is over
+		{36, 600_000, "m"},      // the probe failed: down
+		{37, 100_000, "paused"}, // under the lowest layer: no video
+		{38, 190_000, "paused"}, // resuming needs 2 s above the lowest × 1.2
+		{40, 190_000, "l"},
+		{41, 400_000, "l"}, // not yet above m × 1.25
+	}
+	for _, st := range steps {
+		if got := pick(st.est, st.s); got != st.want {
+			t.Fatalf("at %v s with %d bit/s: %s, want %s", st.s, st.est, got, st.want)
+		}
+	}
+	// A single layer (or none): nothing to choose.
+	var one layerChooser
+	if p, changed := one.choose(100_000, testLayers[:1], 0); p != nil || changed {
+		t.Errorf("one layer: %v %v, want no choice", p, changed)
+	}
+}
+
+// Feedback the relay did not send, or that does not add up, changes
+// nothing and breaks nothing.
+func TestBWEHostileFeedback(t *testing.T) {
+	b := newBWE(time.Unix(0, 0))
+	now := time.Unix(10, 0)
+	for _, fb := range []*rtcp.TransportLayerCC{
+		{BaseSequenceNumber: 100, PacketStatusCount: 65535, PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 8191}}},
+		{BaseSequenceNumber: 1, PacketStatusCount: 3, PacketChunks: []rtcp.PacketStatusChunk{&rtcp.StatusVectorChunk{SymbolList: []uint16{1, 1, 1}}}, RecvDeltas: []*rtcp.RecvDelta{{Delta: -1 << 40}}},
+		{PacketStatusCount: 0},
+	} {
+		b.onFeedback(fb, now)
+	}
+	if est := b.estimate.Load(); est != 0 && est < bweStart {
+		t.Errorf("feedback on packets never sent cut the estimate to %d", est)
+	}
+	// Stamped packets all reported lost, over a whole window: a cut.
+	for i := 0; i < 40; i++ {
+		b.stamp(now.UnixNano(), 1200)
+	}
+	lostAll := &rtcp.TransportLayerCC{BaseSequenceNumber: 1, PacketStatusCount: 40,
+		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketNotReceived, RunLength: 40}}}
+	b.onFeedback(lostAll, now.Add(time.Second))
+	b.onFeedback(lostAll, now.Add(2*time.Second))
+	if est := b.estimate.Load(); est >= bweStart {
+		t.Errorf("all lost: estimate %d, want a cut", est)
+	}
+	if !b.allowResend(now) {
+		t.Error("a first resend refused")
+	}
+	var nilBWE *bwe
+	if !nilBWE.allowResend(now) {
+		t.Error("a viewer without feedback has no resend limit")
+	}
+}
