@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/load"
+	"github.com/relay-av/relay/relay/peer"
 )
 
 // runLoad is `relay load`: publish a clip, open N viewers, report.
@@ -26,6 +28,8 @@ func runLoad(args []string, out, progress io.Writer) error {
 	fs.StringVar(&cfg.Token, "token", "", "publisher token (default: minted from RELAY_SECRET)")
 	clipPath := fs.String("clip", "", "clip to publish: .h264 (Annex B) or .ivf (VP8), with a same-name .ogg for audio (default: the demo clip)")
 	fps := fs.Int("fps", 30, "frame rate of an .h264 clip")
+	simulcast := fs.Bool("simulcast", false, "publish the video as simulcast layers (rids h, m, l, best first; see --simulcast-clips) with the clip's audio; the summary gives the viewers and the loss per layer")
+	simulcastClips := fs.String("simulcast-clips", "", "the layers' clips, best first, comma-separated: .h264 or .ivf, 2 or 3 (implies --simulcast; default: relay/clip/testdata/simulcast-{720,360,180}.h264 of the repository the tool runs in)")
 	fs.IntVar(&cfg.Viewers, "viewers", 10, "WHEP viewers")
 	fs.DurationVar(&cfg.Ramp, "ramp", 5*time.Second, "time over which viewers join")
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "wait after the ramp before measuring")
@@ -56,6 +60,11 @@ func runLoad(args []string, out, progress io.Writer) error {
 	}
 	if err != nil {
 		return err
+	}
+	if *simulcast || *simulcastClips != "" {
+		if cfg.Layers, err = simulcastLayers(*simulcastClips, *fps); err != nil {
+			return err
+		}
 	}
 	// Caption viewers need the captioner too: it creates their language.
 	needCaptioner := cfg.CueRate > 0 || cfg.CaptionViewers > 0
@@ -99,4 +108,26 @@ func runLoad(args []string, out, progress io.Writer) error {
 		return os.WriteFile(*jsonOut, []byte(sum.JSON()+"\n"), 0o644)
 	}
 	return nil
+}
+
+// simulcastLayers loads the layer clips named in list (comma-separated,
+// best first), or the repository's test clips when list is empty.
+func simulcastLayers(list string, fps int) ([]peer.Layer, error) {
+	var paths []string
+	if list == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if paths, err = load.FindSimulcastClips(wd); err != nil {
+			return nil, err
+		}
+	} else {
+		for p := range strings.SplitSeq(list, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				paths = append(paths, p)
+			}
+		}
+	}
+	return load.LoadLayers(paths, fps)
 }

@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/relay-av/relay/relay/clip"
@@ -25,10 +24,17 @@ import (
 
 // Config is one load run.
 type Config struct {
-	URL      string // relay base URL, e.g. http://127.0.0.1:8080
-	Room     string
-	Token    string // publisher token for Room
-	Clip     *clip.Clip
+	URL   string // relay base URL, e.g. http://127.0.0.1:8080
+	Room  string
+	Token string // publisher token for Room
+	// Clip is published looping: its video and its audio; with Layers only
+	// its audio (nil: none).
+	Clip *clip.Clip
+	// Layers, when set, publishes the video as simulcast, one layer per
+	// entry, best first (LoadLayers), instead of Clip's video. Viewers stay
+	// on video=auto; the summary says how they spread over the layers and
+	// the loss on each (see layers.go).
+	Layers   []peer.Layer
 	Viewers  int
 	Ramp     time.Duration // viewers join evenly over this; 0 means all at once
 	Settle   time.Duration // wait after the ramp before measuring; 0 means 2 s
@@ -57,7 +63,7 @@ type Config struct {
 
 // Run performs one load run and returns its summary.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
-	if cfg.Clip == nil {
+	if cfg.Clip == nil && len(cfg.Layers) == 0 {
 		return nil, errors.New("load: no clip")
 	}
 	r := newRunner(cfg)
@@ -84,7 +90,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.summarise(w), nil
+	return r.summarise(ctx, w), nil
 }
 
 // runner is the state of one Run, shared by its steps.
@@ -96,10 +102,11 @@ type runner struct {
 	progress func(format string, args ...any)
 
 	srvStart  procSample // the relay before any peer
-	sent      *sendTimes
+	streams   []*stream  // the published video: one, or a simulcast layer each
 	pub       *peer.Publisher
 	captions  *captionLoad
 	viewers   []*peer.Viewer // nil where a viewer failed to connect
+	rx        []*reception   // each viewer's video, by the viewer's index
 	rampStart time.Time
 	measuring atomic.Bool // frame and cue latencies count only in the window
 	hists     []*histMu   // frame latencies, each shared by a few viewers
@@ -124,7 +131,6 @@ func newRunner(cfg Config) *runner {
 		// Every client peer has its own UDP socket: the relay tells peers
 		// apart by address once ICE is done, so peers cannot share one.
 		opts:  peer.Options{Loopback: true},
-		sent:  newSendTimes(4096),
 		hists: make([]*histMu, 8),
 		sum:   &Summary{Viewers: cfg.Viewers, CaptionViewers: cfg.CaptionViewers},
 	}
@@ -139,16 +145,25 @@ func newRunner(cfg Config) *runner {
 	for i := range r.hists {
 		r.hists[i] = &histMu{}
 	}
+	r.streams = newStreams(cfg.Layers)
 	return r
 }
 
-// publish connects the publisher, noting when each frame leaves so that
-// viewers can tell its latency.
+// publish connects the publisher, noting when each frame of each video
+// stream leaves and after how many packets, so that viewers can tell its
+// latency and what they should have received.
 func (r *runner) publish(ctx context.Context) error {
-	pub, err := peer.Publish(ctx, peer.PublishConfig{
+	pc := peer.PublishConfig{
 		URL: r.base + "/whip/" + r.cfg.Room, Token: r.cfg.Token, Clip: r.cfg.Clip, Options: r.opts,
-		OnPacket: func(p clip.Packet, at time.Time) { r.sent.sent(p.Timestamp, at) },
-	})
+		OnPacket: r.noteSent,
+	}
+	if len(r.cfg.Layers) > 0 {
+		pc.Layers, pc.Clip = r.cfg.Layers, nil
+		if r.cfg.Clip != nil && r.cfg.Clip.Audio != nil {
+			pc.Clip = &clip.Clip{Audio: r.cfg.Clip.Audio}
+		}
+	}
+	pub, err := peer.Publish(ctx, pc)
 	if err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
@@ -185,6 +200,10 @@ func (r *runner) startCaptions(ctx context.Context) (stop func()) {
 // and returns once each has connected or failed.
 func (r *runner) rampViewers(ctx context.Context) {
 	r.viewers = make([]*peer.Viewer, r.cfg.Viewers)
+	r.rx = make([]*reception, r.cfg.Viewers)
+	for i := range r.rx {
+		r.rx[i] = &reception{}
+	}
 	interval := time.Duration(0)
 	if r.cfg.Viewers > 1 {
 		interval = r.cfg.Ramp / time.Duration(r.cfg.Viewers)
@@ -216,7 +235,7 @@ func (r *runner) startViewer(ctx context.Context, i int) {
 	defer cancel()
 	v, err := peer.View(vctx, peer.ViewConfig{
 		URL: r.base + "/whep/" + r.cfg.Room, Options: r.opts, NoAudio: r.cfg.NoAudio, HeaderOnly: !r.cfg.FullViewers,
-		OnPacket: r.frameLatency(r.hists[i%len(r.hists)]),
+		OnPacket: r.watch(r.rx[i], r.hists[i%len(r.hists)]),
 	})
 	if err != nil {
 		r.failMu.Lock()
@@ -228,19 +247,6 @@ func (r *runner) startViewer(ctx context.Context, i int) {
 		return
 	}
 	r.viewers[i] = v
-}
-
-// frameLatency adds to h, during the measured window, the latency of each
-// video frame: from its first packet sent to its last (marked) one received.
-func (r *runner) frameLatency(h *histMu) func(webrtc.RTPCodecType, *rtp.Header, []byte, time.Time) {
-	return func(kind webrtc.RTPCodecType, hd *rtp.Header, _ []byte, at time.Time) {
-		if kind != webrtc.RTPCodecTypeVideo || !hd.Marker || !r.measuring.Load() {
-			return
-		}
-		if d, ok := r.sent.latency(hd.Timestamp, at); ok {
-			h.add(d)
-		}
-	}
 }
 
 func (r *runner) closeViewers() {
@@ -282,6 +288,7 @@ type window struct {
 	srvErr     error // from the start snapshot
 	peakRSS    int64 // the relay's highest RSS seen
 	startSent  uint64
+	startLayer []peer.LayerStats // the publisher's per-layer counts
 }
 
 // measure runs the measured window, sampling its two ends and, every
@@ -292,6 +299,7 @@ func (r *runner) measure(ctx context.Context) (window, error) {
 	w.peakRSS = w.start.srv.rss
 	startPkts := packetsReceived(r.viewers)
 	w.startSent = r.pub.Packets()
+	w.startLayer = r.pub.Layers()
 	r.measuring.Store(true)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
@@ -314,7 +322,7 @@ func (r *runner) measure(ctx context.Context) (window, error) {
 }
 
 // summarise fills in the summary from the window and the peers' counters.
-func (r *runner) summarise(w window) *Summary {
+func (r *runner) summarise(ctx context.Context, w window) *Summary {
 	sum := r.sum
 	elapsed := w.end.srv.at.Sub(w.start.srv.at)
 	if r.pid == "" {
@@ -325,6 +333,7 @@ func (r *runner) summarise(w window) *Summary {
 	sum.FramesSent = r.pub.VideoFrames()
 	sum.PLIs = r.pub.PLIs()
 	r.viewerFigures(sum)
+	r.layerFigures(ctx, sum, w.startLayer, r.pub.Layers())
 	r.captions.summarise(sum)
 
 	sum.ToolCores = cores(w.start.self, w.end.self)

@@ -57,13 +57,24 @@ func TestPercentile(t *testing.T) {
 func TestSendTimesMatching(t *testing.T) {
 	st := newSendTimes(3)
 	t0 := time.Unix(100, 0)
-	st.sent(3000, t0)
-	st.sent(3000, t0.Add(time.Second)) // a later packet of the same frame
+	st.sent(3000, t0, false)
+	if _, ok := st.through(3000); ok {
+		t.Error("a frame whose last packet has not left counts as sent")
+	}
+	st.sent(3000, t0.Add(time.Second), true) // a later packet of the same frame
 	if d, ok := st.latency(3000, t0.Add(5*time.Millisecond)); !ok || d != 5*time.Millisecond {
 		t.Errorf("latency = %v %v", d, ok)
 	}
+	if n, ok := st.through(3000); !ok || n != 2 {
+		t.Errorf("through the first frame: %d %v, want 2 packets", n, ok)
+	}
 	for i := uint32(2); i <= 4; i++ {
-		st.sent(3000*i, t0)
+		st.sent(3000*i, t0, false)
+		st.sent(3000*i, t0, false)
+		st.sent(3000*i, t0, true)
+	}
+	if n, ok := st.through(12000); !ok || n != 11 {
+		t.Errorf("through the fourth frame: %d %v, want 11 packets", n, ok)
 	}
 	if _, ok := st.latency(3000, t0); ok {
 		t.Error("oldest frame not forgotten")

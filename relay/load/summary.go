@@ -29,6 +29,13 @@ type Summary struct {
 	FirstKeyP95     float64  `json:"first_keyframe_p95_ms"`
 	PLIs            uint64   `json:"plis_to_publisher"`
 
+	// Layers, in a simulcast run, are the published layers best first, with
+	// the viewers on each and the loss of each; ViewersLayerUnknown counts
+	// connected viewers on none of them by their frames nor by the relay's
+	// answer.
+	Layers              []LayerSummary `json:"layers,omitempty"`
+	ViewersLayerUnknown int            `json:"viewers_layer_unknown,omitempty"`
+
 	CaptionViewers   int     `json:"caption_viewers"`
 	CaptionViewersOK int     `json:"caption_viewers_connected"`
 	CuesSent         uint64  `json:"cues_sent"`
@@ -52,6 +59,9 @@ func (s *Summary) Line() string {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "viewers %d/%d ok, loss %.2f%%, frame latency p50/p95/p99 %.1f/%.1f/%.1f ms, first keyframe p50/p95 %.0f/%.0f ms, PLIs %d",
 		s.ViewersOK, s.Viewers, s.LossPercent, s.LatencyP50, s.LatencyP95, s.LatencyP99, s.FirstKeyP50, s.FirstKeyP95, s.PLIs)
+	if len(s.Layers) > 0 {
+		s.layersLine(b)
+	}
 	if s.CaptionViewers > 0 {
 		fmt.Fprintf(b, ", captions %d/%d ok p50/p99 %.1f/%.1f ms", s.CaptionViewersOK, s.CaptionViewers, s.CaptionP50, s.CaptionP99)
 	}
@@ -64,6 +74,32 @@ func (s *Summary) Line() string {
 		fmt.Fprintf(b, " [INVALID: %s]", s.InvalidReason)
 	}
 	return b.String()
+}
+
+// layersLine adds, e.g., ", layers h 198 / m 1 / l 1 (1 moved), layer
+// loss 0.00/0.00/0.00%".
+func (s *Summary) layersLine(b *strings.Builder) {
+	b.WriteString(", layers")
+	for i, l := range s.Layers {
+		if i > 0 {
+			b.WriteString(" /")
+		}
+		fmt.Fprintf(b, " %s %d", l.RID, l.Viewers)
+		if l.Moved > 0 {
+			fmt.Fprintf(b, " (%d moved)", l.Moved)
+		}
+	}
+	if s.ViewersLayerUnknown > 0 {
+		fmt.Fprintf(b, " / unknown %d", s.ViewersLayerUnknown)
+	}
+	b.WriteString(", layer loss ")
+	for i, l := range s.Layers {
+		if i > 0 {
+			b.WriteString("/")
+		}
+		fmt.Fprintf(b, "%.2f", l.LossPercent)
+	}
+	b.WriteString("%")
 }
 
 // JSON is the machine-readable summary.

@@ -32,8 +32,11 @@ type PublishConfig struct {
 	Layers []Layer
 	Options
 	// OnPacket, when set, is called after each video packet is sent (of
-	// every layer) with the clip frame it belongs to and the send time.
-	OnPacket func(p clip.Packet, at time.Time)
+	// every layer) with the rid of its layer ("" without Layers), the clip
+	// packet and the send time. Each layer has its own RTP timestamps and
+	// sequence numbers, so a caller matching what viewers get to what was
+	// sent keeps them apart by rid.
+	OnPacket func(rid string, p clip.Packet, at time.Time)
 }
 
 // Layer is one simulcast encoding of the published video.
@@ -322,7 +325,7 @@ func answerHasSimulcast(pc *webrtc.PeerConnection, mid string) bool {
 
 // send paces the tracks' clip streams in real time, the earliest due
 // packet next, until ctx ends or the peer connection closes.
-func (p *Publisher) send(ctx context.Context, tracks []sendTrack, onPacket func(clip.Packet, time.Time)) {
+func (p *Publisher) send(ctx context.Context, tracks []sendTrack, onPacket func(string, clip.Packet, time.Time)) {
 	start := time.Now()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -362,7 +365,9 @@ func (p *Publisher) send(ctx context.Context, tracks []sendTrack, onPacket func(
 			return
 		}
 		p.packets.Add(1)
+		rid := ""
 		if l := tr.layer; l != nil {
+			rid = l.rid
 			l.packets.Add(1)
 			if pkt.Last {
 				l.frames.Add(1)
@@ -373,7 +378,7 @@ func (p *Publisher) send(ctx context.Context, tracks []sendTrack, onPacket func(
 				p.videoFrames.Add(1)
 			}
 			if onPacket != nil {
-				onPacket(pkt, time.Now())
+				onPacket(rid, pkt, time.Now())
 			}
 		}
 		next[i] = tr.stream.Next()
