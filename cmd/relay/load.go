@@ -35,6 +35,7 @@ func runLoad(args []string, out, progress io.Writer) error {
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "wait after the ramp before measuring")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
 	fs.BoolVar(&cfg.NoAudio, "no-audio", false, "viewers take video only")
+	fs.BoolVar(&cfg.Feedback, "feedback", false, "with --full-viewers: viewers send congestion feedback (TWCC, NACKs, reports) as browsers do, so the relay estimates their bandwidth")
 	fs.BoolVar(&cfg.FullViewers, "full-viewers", false, "decrypt every packet through pion's whole receive path (default: count packets from their headers after the first keyframe, much cheaper)")
 	fs.IntVar(&cfg.CaptionViewers, "caption-viewers", 0, "caption WebSocket viewers")
 	fs.Float64Var(&cfg.CueRate, "cue-rate", 0, "captioner finals per second (0: no captioner)")
@@ -45,6 +46,9 @@ func runLoad(args []string, out, progress io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile here (to make the tool cheaper)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.Feedback && !cfg.FullViewers {
+		return errors.New("--feedback needs --full-viewers: header-only viewers see no packets to give feedback on")
 	}
 	if cfg.Viewers < 0 || cfg.Viewers > 5000 || cfg.CaptionViewers < 0 || cfg.CaptionViewers > 50000 {
 		return errors.New("--viewers must be 0..5000 and --caption-viewers 0..50000")

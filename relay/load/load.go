@@ -45,6 +45,10 @@ type Config struct {
 	// header-only after their first keyframe (peer.ViewConfig.HeaderOnly),
 	// which costs the tool several times less per packet.
 	FullViewers bool
+	// Feedback gives full viewers pion's interceptors, TWCC feedback among
+	// them, as browsers send: the relay then estimates each viewer's
+	// bandwidth (what that costs is what it measures).
+	Feedback bool
 
 	// CaptionViewers connect after the captioner (which creates their
 	// language: viewers create none), from several loopback addresses when
@@ -235,6 +239,7 @@ func (r *runner) startViewer(ctx context.Context, i int) {
 	defer cancel()
 	v, err := peer.View(vctx, peer.ViewConfig{
 		URL: r.base + "/whep/" + r.cfg.Room, Options: r.opts, NoAudio: r.cfg.NoAudio, HeaderOnly: !r.cfg.FullViewers,
+		Interceptors: r.cfg.Feedback,
 		OnPacket: r.watch(r.rx[i], r.hists[i%len(r.hists)]),
 	})
 	if err != nil {
