@@ -129,3 +129,24 @@ var testH264 = webrtc.RTPCodecParameters{
 	RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "packetization-mode=1"},
 	PayloadType:        102,
 }
+
+// Padding-only packets (a sender probing its bandwidth on a layer it
+// paused) are forwarded but neither keep the source "flowing" nor count
+// in its bitrate: viewers of a paused layer move to one with media.
+func TestPaddingOnlyIsNotMedia(t *testing.T) {
+	_, src, _, w := oneVideoForwarder()
+	pad := make([]byte, 12+200)
+	pad[0], pad[1] = 0xa0, 96 // version 2, padding bit; payload type 96
+	pad[3] = 2                // sequence number 2
+	pad[len(pad)-1] = 200     // the whole payload is padding
+	src.run(newScriptedReader(rawPacket(1, 0, true), pad))
+	if w.n != 2 {
+		t.Fatalf("forwarded %d packets, want both (padding keeps sequence numbers whole)", w.n)
+	}
+	if b := src.bytes.Load(); b != uint64(len(rawPacket(1, 0, true))) {
+		t.Errorf("bitrate bytes %d: the padding was counted", b)
+	}
+	if src.padding.Load() != uint64(len(pad)) {
+		t.Errorf("padding bytes %d, want %d", src.padding.Load(), len(pad))
+	}
+}

@@ -54,6 +54,7 @@ type source struct {
 	lastKeyAt  atomic.Int64 // unix nanoseconds
 	malformed  atomic.Uint64
 	duplicates atomic.Uint64 // packets already held, not forwarded again
+	padding    atomic.Uint64 // bytes of padding-only packets (not in bytes)
 	lastReadAt atomic.Int64
 	fanBatches atomic.Uint64 // fan-outs; packets/fanBatches is the mean batch
 	levels     audioLevels   // audio: the publisher's RFC 6464 levels
@@ -153,18 +154,28 @@ func (s *source) run(r packetReader) {
 // to fan out.
 func (s *source) take(raw []byte) {
 	now := time.Now().UnixNano()
-	s.lastReadAt.Store(now)
 	p, dup := s.hist.store(raw, now)
 	if p == nil {
+		s.lastReadAt.Store(now)
 		s.malformed.Add(1)
 		return
 	}
 	if dup {
+		s.lastReadAt.Store(now)
 		s.duplicates.Add(1)
 		return
 	}
 	s.packets.Add(1)
-	s.bytes.Add(uint64(len(raw)))
+	if len(p.media()) == 0 {
+		// Padding only: a sender probing its own bandwidth (Chromium keeps
+		// doing it on a simulcast layer it paused). Forwarded, to keep the
+		// sequence numbers whole, but it neither keeps the source "flowing"
+		// nor counts in its bitrate.
+		s.padding.Add(uint64(len(raw)))
+	} else {
+		s.lastReadAt.Store(now)
+		s.bytes.Add(uint64(len(raw)))
+	}
 	if s.kind == webrtc.RTPCodecTypeAudio {
 		s.levels.note(p.buf[:p.n], p.hdrLen, now)
 	}

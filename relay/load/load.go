@@ -240,7 +240,7 @@ func (r *runner) startViewer(ctx context.Context, i int) {
 	v, err := peer.View(vctx, peer.ViewConfig{
 		URL: r.base + "/whep/" + r.cfg.Room, Options: r.opts, NoAudio: r.cfg.NoAudio, HeaderOnly: !r.cfg.FullViewers,
 		Interceptors: r.cfg.Feedback,
-		OnPacket: r.watch(r.rx[i], r.hists[i%len(r.hists)]),
+		OnPacket:     r.watch(r.rx[i], r.hists[i%len(r.hists)]),
 	})
 	if err != nil {
 		r.failMu.Lock()
