@@ -9,18 +9,23 @@
 //	lobby.html    lobby.js: rooms, live state, viewers, caption languages and
 //	              language channels, live or off air (polls /api/rooms)
 //	watch.html    watch.js wires playback.js (WHEP with reconnect and the
-//	              channel selection, /select, over whep.js), captions.js
-//	              (viewer socket with reconnect), cuestore.js, overlay.js,
-//	              texttracks.js (native VTTCues), transcript.js, language.js
-//	              (the one Language choice: sound, subtitles, transcript;
-//	              off-air notice) over channels.js (the room's channels),
+//	              selection of channels and video layer, /select, over
+//	              whep.js; an empty /select every ~5 s reads what plays and
+//	              the relay's bandwidth estimate), captions.js (viewer socket
+//	              with reconnect), cuestore.js, overlay.js, texttracks.js
+//	              (native VTTCues), transcript.js, language.js (the one
+//	              Language choice: sound, subtitles, transcript; off-air
+//	              notice) over channels.js (the room's channels),
 //	              floormix.js (the floor under the interpretation, WebAudio),
 //	              signchoice.js and signpip.js (the sign-language toggle and
-//	              its movable box), panels.js, menu.js, langs.js, stats.js
-//	              (getStats indicator), prefs.js
+//	              its movable box), quality.js (the video quality menu: Auto
+//	              or a simulcast layer), panels.js, menu.js, langs.js,
+//	              stats.js (getStats indicator, the estimate's words),
+//	              prefs.js
 //	caption.html  console.js wires captioner.js (acks, resend of unacked
 //	              lines with the same id), captions.js + overlay.js (preview)
-//	publish.html  publish.js wires whip.js and stats.js
+//	publish.html  publish.js wires whip.js (one stream, or three simulcast
+//	              layers), stats.js and the room's layers from /api/rooms
 //	interpret.html
 //	              interpret.js wires floor.js (the floor over WHEP with the
 //	              interpreter token, and its delay), booth.js (the channel on

@@ -11,12 +11,15 @@
 //   busy         the relay is at capacity; retrying later
 //   unsupported  this browser cannot play the room's codec
 //
-// It also carries the delegate's channel selection ({audio, sign}): the
-// offer is made with it (a reconnect keeps it) and select() changes it on
-// the running session, without renegotiation. Events: state, room,
-// session, stats, playing (what the relay's tracks carry now, from a
-// /select answer) and refused (the relay does not know a selected channel:
-// the selection went back to the floor).
+// It also carries the delegate's selection ({audio, sign, video}: the
+// channels and the video layer): the offer is made with it (a reconnect
+// keeps it) and select() changes it on the running session, without
+// renegotiation. Every few seconds it reads the session's state from the
+// relay (an empty /select: the layer auto picked, the bandwidth estimate).
+// Events: state, room, session, stats, playing (the relay's /select answer:
+// what the tracks carry now, and estimateBps when the relay has one) and
+// refused (the relay does not know a selected channel or layer: that part
+// of the selection went back to its default).
 
 import { fetchRoom } from './api.js';
 import { Backoff } from './backoff.js';
@@ -30,9 +33,12 @@ export class Playback extends EventTarget {
     this.room = room;
     this.token = token;
     this.audioOnly = audioOnly;
-    this.selection = { audio: 'floor', sign: '' };
+    this.selection = { ...DEFAULTS };
     this.signLine = false; // offer a second video m-line (the room has sign language)
     this.selects = 0; // sequence of /select requests: a late answer is ignored
+    this.selecting = 0; // /select changes on their way
+    this.polling = false; // a status read is on its way
+    this.pollTimer = 0;
     this.state = 'connecting';
     this.detail = '';
     this.session = null;
@@ -73,8 +79,9 @@ export class Playback extends EventTarget {
   }
 
   /**
-   * Changes the selection ({audio}, {sign} or both). The running session
-   * switches at once (POST /select); without one, the next offer carries it.
+   * Changes the selection ({audio}, {sign}, {video}: "auto" or a layer's
+   * rid, or several). The running session switches at once (POST /select);
+   * without one, the next offer carries it.
    */
   select(change) {
     Object.assign(this.selection, change);
@@ -94,29 +101,57 @@ export class Playback extends EventTarget {
     const current = () => session === this.session && n === this.selects;
     const body = { ...this.selection };
     const change = Object.fromEntries(changed.map((k) => [k, body[k]]));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const answer = await session.select(body, this.stopped.signal);
-        if (current()) this.dispatchEvent(new CustomEvent('playing', { detail: answer }));
-        return;
-      } catch (err) {
-        if (!current()) return;
-        if (err.status === 422) return this.refuse(change, err.message);
-        if (err.status === 404) return this.restart?.abort(); // the relay forgot the session: a new one carries the selection
-        const again = !err.status || err.status === 429 || err.status >= 500;
-        if (!again || attempt === 3) return;
-        await sleep(err.retryAfterMs || 1000 * attempt, this.stopped.signal);
-        if (!current()) return;
+    this.selecting++;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const answer = await session.select(body, this.stopped.signal);
+          if (current()) this.dispatchEvent(new CustomEvent('playing', { detail: answer }));
+          return;
+        } catch (err) {
+          if (!current()) return;
+          if (err.status === 422) return this.refuse(change, err.message);
+          if (err.status === 404) return this.restart?.abort(); // the relay forgot the session: a new one carries the selection
+          const again = !err.status || err.status === 429 || err.status >= 500;
+          if (!again || attempt === 3) return;
+          await sleep(err.retryAfterMs || 1000 * attempt, this.stopped.signal);
+          if (!current()) return;
+        }
       }
+    } finally {
+      this.selecting--;
     }
   }
 
-  /** The relay knows no such channel: back to the floor (no sign) for what it refused. */
+  /**
+   * Reads the running session's state from the relay without changing it
+   * (an empty /select) and reports it as a playing event: what auto picked,
+   * the bandwidth estimate. Skipped while a change is on its way (its
+   * answer says the same); an answer that a change overtook is dropped. A
+   * failure waits for the next read.
+   */
+  async refresh() {
+    const session = this.session;
+    if (!session?.location || this.polling || this.selecting) return;
+    const n = this.selects;
+    this.polling = true;
+    try {
+      const answer = await session.select({}, this.stopped.signal);
+      if (session === this.session && n === this.selects && !this.selecting) {
+        this.dispatchEvent(new CustomEvent('playing', { detail: answer }));
+      }
+    } catch {
+      // the next read, or the session's end, tells
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** The relay knows no such channel or layer: back to the default for what it refused. */
   refuse(change, message) {
-    const back = {};
-    if ('audio' in change) back.audio = 'floor';
-    if ('sign' in change) back.sign = '';
-    Object.assign(this.selection, back);
+    for (const k of Object.keys(change)) {
+      if (k in DEFAULTS) this.selection[k] = DEFAULTS[k];
+    }
     this.dispatchEvent(new CustomEvent('refused', { detail: { change, message } }));
   }
 
@@ -174,8 +209,8 @@ export class Playback extends EventTarget {
         });
       } catch (err) {
         if (signal.aborted) break;
-        if (err.status === 422 && !isDefault(this.selection)) { // a channel the relay does not know (it restarted): the floor
-          this.refuse({ audio: this.selection.audio, sign: this.selection.sign }, err.message);
+        if (err.status === 422 && !isDefault(this.selection)) { // a channel or layer the relay does not know (it restarted): the defaults
+          this.refuse(nonDefault(this.selection), err.message);
           await sleep(1000, wait);
           continue;
         }
@@ -213,15 +248,17 @@ export class Playback extends EventTarget {
     this.session = session;
     this.quietSamples = 0;
     this.dispatchEvent(new CustomEvent('session', { detail: session }));
-    // The selection changed while the offer was on its way; or ask for it
-    // again (nothing changes) to learn what the tracks carry now: the
-    // booth may be down.
-    const changed = ['audio', 'sign'].filter((k) => this.selection[k] !== session.query[k]);
+    // The selection changed while the offer was on its way; or read the
+    // session's state to learn what the tracks carry now: the booth may be
+    // down, auto picked a layer. Then read it every few seconds.
+    const changed = Object.keys(DEFAULTS).filter((k) => this.selection[k] !== session.query[k]);
     if (changed.length) this.sendSelection(session, changed);
-    else if (!isDefault(this.selection)) this.sendSelection(session, ['audio', 'sign'].filter((k) => this.selection[k] && this.selection[k] !== 'floor'));
+    else this.refresh();
+    this.pollTimer = setInterval(() => this.refresh(), POLL_MS + Math.random() * 1000);
     this.stats = new StatsSampler(session.pc, (s) => this.sampled(s));
     const aborted = new Promise((resolve) => wait.addEventListener('abort', () => resolve('stopped'), { once: true }));
     const why = await Promise.race([session.ended(), aborted]);
+    clearInterval(this.pollTimer);
     this.stats.stop();
     this.stats = null;
     this.session = null;
@@ -257,8 +294,18 @@ export class Playback extends EventTarget {
   }
 }
 
+/** The selection the relay gives a session that asks for nothing. */
+const DEFAULTS = Object.freeze({ audio: 'floor', sign: '', video: 'auto' });
+
+/** How often a running session's state is read (plus up to a second, so that a room's viewers spread out). */
+const POLL_MS = 4500;
+
 function isDefault(sel) {
-  return sel.audio === 'floor' && !sel.sign;
+  return Object.keys(DEFAULTS).every((k) => sel[k] === DEFAULTS[k]);
+}
+
+function nonDefault(sel) {
+  return Object.fromEntries(Object.keys(DEFAULTS).filter((k) => sel[k] !== DEFAULTS[k]).map((k) => [k, sel[k]]));
 }
 
 function hasKind(info, kind) {

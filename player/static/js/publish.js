@@ -1,11 +1,13 @@
 // Publisher page: pick camera and microphone, preview, go live over WHIP
-// with a publisher token, reconnect if the link drops, show state and
-// bitrate, stop.
+// with a publisher token (as one stream or as three simulcast layers: on by
+// default when the camera gives 720p or more), reconnect if the link drops,
+// show state, bitrate and the layers the relay gets, stop.
 
+import { fetchRoom } from './api.js';
 import { Backoff } from './backoff.js';
 import { $, el, roomFromPath, sleep } from './dom.js';
 import { StatsSampler, formatRate } from './stats.js';
-import { publish } from './whip.js';
+import { SIMULCAST, publish } from './whip.js';
 
 const room = roomFromPath();
 const QUALITY = {
@@ -23,6 +25,8 @@ const app = {
   stopper: null,
   meter: null,
   backoff: new Backoff(1000, 10000),
+  simulcastSet: false, // the speaker set the simulcast box (else it follows the camera)
+  layersTimer: 0,
 };
 
 // ---- token ------------------------------------------------------------------
@@ -80,6 +84,7 @@ async function openDevices() {
     }
   }
   old?.getTracks().forEach((t) => t.stop());
+  simulcastDefault();
   await listDevices();
   startMeter(stream);
   $('#start').disabled = false;
@@ -123,6 +128,25 @@ function startMeter(stream) {
   app.meter = { close: () => { running = false; ctx.close(); } };
 }
 
+/**
+ * Simulcast is on by default when the camera gives 720p or more (smaller
+ * layers of a smaller picture are too small to help), unless the speaker
+ * set it; the hint says which sizes go out.
+ */
+function simulcastDefault() {
+  const h = app.stream?.getVideoTracks()[0]?.getSettings().height || 0;
+  if (!app.simulcastSet && h) $('#simulcast').checked = h >= 720;
+  const kbps = SIMULCAST.reduce((sum, e) => sum + e.maxBitrate, 0) / 1000;
+  const sizes = h ? SIMULCAST.map((e) => `${Math.round(h / e.scaleResolutionDownBy)}p`).reverse() : [];
+  $('#simulcast-hint').textContent = h && h < 720 && !app.simulcastSet
+    ? `The camera gives ${h}p: simulcast is off by default below 720p.`
+    : `Sends ${sizes.length ? `${sizes[0]}, ${sizes[1]} and ${sizes[2]}` : 'three sizes'} (about ${formatRate(kbps)} in all): each viewer gets the one their connection carries.`;
+}
+
+$('#simulcast').addEventListener('change', () => {
+  app.simulcastSet = true;
+  simulcastDefault();
+});
 $('#devices-on').addEventListener('click', openDevices);
 $('#camera').addEventListener('change', openDevices);
 $('#mic').addEventListener('change', openDevices);
@@ -136,6 +160,9 @@ function setState(state, text) {
   $('#on-air').hidden = state !== 'live';
   $('#start').hidden = app.live;
   $('#stop').hidden = !app.live;
+  const box = $('#simulcast');
+  box.disabled = app.live; // the offer says it: set before going live
+  box.title = app.live ? 'Stop to change this: it applies when you go live' : '';
   document.title = `${state === 'live' ? '● On air · ' : ''}Publish ${room} · relay`;
 }
 
@@ -162,7 +189,7 @@ async function goLive() {
     try {
       app.session = await publish({
         url: `/whip/${encodeURIComponent(room)}`, token, stream: app.stream,
-        maxBitrateKbps: QUALITY[$('#quality').value].kbps, signal,
+        maxBitrateKbps: QUALITY[$('#quality').value].kbps, simulcast: $('#simulcast').checked, signal,
       });
     } catch (err) {
       if (signal.aborted) break;
@@ -193,6 +220,7 @@ async function goLive() {
     };
     session.pc.addEventListener('connectionstatechange', connected);
     connected();
+    watchLayers(signal);
     const aborted = new Promise((resolve) => signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
     const why = await Promise.race([session.ended(), aborted]);
     app.stats.stop();
@@ -220,7 +248,32 @@ function showStats(s) {
 }
 
 function clearStats() {
+  clearTimeout(app.layersTimer);
   for (const id of ['#s-rate', '#s-pic', '#s-rtt', '#s-loss']) $(id).textContent = '–';
+  $('#s-layers').replaceChildren('–');
+}
+
+/** Shows the layers the relay gets from this room, every two seconds while live. */
+async function watchLayers(signal) {
+  clearTimeout(app.layersTimer);
+  if (signal.aborted || !app.session) return;
+  try {
+    showLayers((await fetchRoom(room, signal))?.layers || []);
+  } catch {
+    // the relay is away: the state says so
+  }
+  if (!signal.aborted) app.layersTimer = setTimeout(() => watchLayers(signal), 2000);
+}
+
+/** "720p 1.4 Mb/s", one line per layer, best first; one stream shows its size. */
+function showLayers(layers) {
+  const dd = $('#s-layers');
+  if (!layers.length) return dd.replaceChildren('–');
+  const name = (l) => (l.height ? `${l.height}p` : l.rid || 'Video');
+  dd.replaceChildren(...layers.map((l) => el('span', { class: 'layer', dataset: { rid: l.rid } },
+    layers.length === 1 && !l.rid ? `${name(l)}, one layer` : name(l),
+    ' ', el('span', { class: 'rate' }, formatRate((l.bitrate || 0) / 1000)))));
+  dd.title = `The relay receives ${layers.length === 1 ? 'one layer' : `${layers.length} layers`} from this room now`;
 }
 
 $('#form').addEventListener('submit', (e) => {

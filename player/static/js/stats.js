@@ -1,5 +1,6 @@
 // Stats: a once-a-second reading of a peer connection's getStats(), reduced
-// to what a delegate or speaker can act on: bitrate, loss, delay.
+// to what a delegate or speaker can act on: bitrate, loss, delay; and the
+// words for the relay's estimate of what a viewer's link carries.
 
 /** Samples pc and calls onSample({kbps, loss, rttMs, delayMs, fps, width, height, frames, flowing}). */
 export class StatsSampler {
@@ -35,7 +36,7 @@ export class StatsSampler {
         cur.packets += (this.direction === 'inbound' ? s.packetsReceived : s.packetsSent) || 0;
         cur.lost += s.packetsLost || 0;
         if (s.kind === 'video') {
-          video = s;
+          if (!video || area(s) > area(video)) video = s; // the biggest picture: simulcast sends several
           cur.frames += (this.direction === 'inbound' ? s.framesDecoded : s.framesEncoded) || 0;
           cur.jbDelay += s.jitterBufferDelay || 0;
           cur.jbCount += s.jitterBufferEmittedCount || 0;
@@ -70,6 +71,10 @@ export class StatsSampler {
   }
 }
 
+function area(s) {
+  return (s.frameWidth || 0) * (s.frameHeight || 0);
+}
+
 /** "good", "fair" or "poor" for a sample. */
 export function quality(s) {
   if (s.loss > 0.08 || (s.rttMs ?? 0) > 800) return 'poor';
@@ -80,4 +85,12 @@ export function quality(s) {
 /** "2.4 Mb/s" or "640 kb/s". */
 export function formatRate(kbps) {
   return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mb/s` : `${Math.round(kbps)} kb/s`;
+}
+
+/**
+ * "1.2 Mb/s available": the relay's estimate of what the viewer's link
+ * carries (bits per second, from its /select answer); "" while it has none.
+ */
+export function formatEstimate(bps) {
+  return Number.isFinite(bps) && bps > 0 ? `${formatRate(bps / 1000)} available` : '';
 }

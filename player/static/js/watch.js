@@ -2,8 +2,9 @@
 // selection), captions (socket, store, overlay, native tracks, transcript),
 // the one Language choice and its settings (channels.js), the floor under
 // the interpretation (floormix.js), the sign-language box (signpip.js),
-// reading settings and the connection indicator. The only state is the app
-// object below.
+// the video quality menu (quality.js), reading settings and the connection
+// indicator (with the relay's bandwidth estimate). The only state is the
+// app object below.
 
 import { fetchRoom, roomLanguages } from './api.js';
 import { CaptionFeed } from './captions.js';
@@ -18,9 +19,10 @@ import { CaptionOverlay } from './overlay.js';
 import { disclosurePanels } from './panels.js';
 import { Playback } from './playback.js';
 import { load, save } from './prefs.js';
+import { AUTO, QualityChoice } from './quality.js';
 import { SignChoice } from './signchoice.js';
 import { SignPip } from './signpip.js';
-import { formatRate, quality } from './stats.js';
+import { formatEstimate, formatRate, quality } from './stats.js';
 import { NativeTracks } from './texttracks.js';
 import { TranscriptPanel } from './transcript.js';
 
@@ -44,6 +46,7 @@ const app = {
   captionsOn: load('captionsOn', true),
   reading: { size: 'm', bg: 'translucent', pos: 'bottom', native: false, ...load('reading', {}) },
   userMuted: false, // the delegate chose silence (not the browser's autoplay rule)
+  estimateBps: 0, // what the relay estimates this viewer's link carries (0: no estimate)
   feed: new CaptionFeed({ room, token }),
   playback: new Playback({ room, token, audioOnly: load('audioOnly', false) }),
   mix: new FloorMix(),
@@ -71,6 +74,7 @@ app.sign = new SignChoice({
   pip: new SignPip({ box: $('#sign-pip'), video: $('#sign-video'), bounds: player }),
   button: $('#sign'), field: $('#sign-field'), select: $('#sign-lang'), off: $('#sign-off'),
 });
+app.quality = new QualityChoice({ playback: app.playback, select: $('#quality'), field: $('#quality-field'), picture: video });
 $('#sign-close').addEventListener('click', () => {
   app.sign.toggle(false);
   $('#sign').focus();
@@ -118,7 +122,11 @@ app.playback.addEventListener('session', (e) => {
   app.mix.setTrack(s?.floor?.getAudioTracks()[0] || null);
   app.language.renderAir();
   app.sign.render();
-  if (!s) return;
+  if (!s) {
+    app.estimateBps = 0;
+    app.quality.setPlaying(null);
+    return;
+  }
   app.tracks.reset();
   video.srcObject = s.stream;
   startPlayback();
@@ -128,11 +136,15 @@ app.playback.addEventListener('playing', (e) => {
   const playing = e.detail?.playing || {};
   if (typeof playing.audio === 'string') app.language.setPlaying(playing.audio);
   if (typeof playing.sign === 'string') app.sign.setPlaying(playing.sign);
+  app.quality.setPlaying(playing);
+  const bps = Number(e.detail?.estimateBps);
+  app.estimateBps = Number.isFinite(bps) && bps > 0 ? bps : 0;
 });
 app.playback.addEventListener('refused', (e) => {
   const { change } = e.detail;
   if ('audio' in change && change.audio !== FLOOR) app.language.refused(change.audio);
   if ('sign' in change && change.sign) app.sign.refused(change.sign);
+  if ('video' in change && change.video !== AUTO) app.quality.refused(change.video);
 });
 
 // ---- sound -----------------------------------------------------------------
@@ -198,6 +210,7 @@ function roomInfo(info) {
   app.languages = roomLanguages(info);
   app.language.setRoom(info);
   app.sign.setChannels(channelsOf(info, 'sign'));
+  app.quality.setLayers(info.layers);
 }
 
 /** Shows captions in want when the room has them (else keeps what shows, or the best other). */
@@ -301,6 +314,7 @@ function setAudioOnly(on) {
   player.classList.toggle('audio-only', on);
   app.playback.setAudioOnly(on);
   app.sign.reconcile(); // no sign-language video without video
+  app.quality.render();
 }
 $('#audio-only').addEventListener('click', () => setAudioOnly(!app.playback.audioOnly));
 
@@ -325,6 +339,8 @@ function showStats(s) {
   net.dataset.q = q;
   const parts = [formatRate(s.kbps), `${(s.loss * 100).toFixed(s.loss < 0.1 ? 1 : 0)}% loss`];
   if (s.rttMs !== null) parts.push(`${Math.round(s.rttMs)} ms`);
+  const estimate = formatEstimate(app.estimateBps);
+  if (estimate) parts.push(estimate);
   let text = parts.join(' · ');
   if (q === 'poor' && !app.playback.audioOnly) text += ' · try Audio only';
   $('#net-text').textContent = text;
@@ -332,6 +348,7 @@ function showStats(s) {
   if (s.rttMs !== null) detail.push(`Round trip ${Math.round(s.rttMs)} ms`);
   if (s.delayMs !== null) detail.push(`Playout buffer ${Math.round(s.delayMs)} ms`);
   if (s.width) detail.push(`${s.width}×${s.height}${s.fps ? ` at ${Math.round(s.fps)} fps` : ''}`);
+  if (estimate) detail.push(`Your link: ${estimate}, by the relay's estimate`);
   net.title = detail.join('\n');
   net.setAttribute('aria-label', `Connection ${q}: ${detail.join(', ')}`);
 }

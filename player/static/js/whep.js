@@ -59,9 +59,10 @@ export class Session {
 
   /**
    * Changes the channels the session carries, without renegotiation
-   * (POST {session}/select): body is {audio, sign, video}, any of them.
-   * Resolves with the relay's answer ({audio, sign, video, playing}) or
-   * throws HTTPError.
+   * (POST {session}/select): body is {audio, sign, video}, any of them;
+   * {} changes nothing and reads the session's state. Resolves with the
+   * relay's answer ({audio, sign, video, playing, estimateBps?}) or throws
+   * HTTPError.
    */
   async select(body, signal) {
     const res = await fetch(`${this.location}/select`, {
@@ -121,8 +122,9 @@ export class Session {
  * Starts a recvonly session. The offer's m-lines, in the relay's order:
  * audio #1 (the selected channel); audio #2 when floorMix (the floor while
  * audio #1 carries an interpreter); video #1 unless audioOnly; video #2 when
- * sign (the sign-language channel). query ({audio, sign}) is the selection
- * the relay starts the session with; defaults are left out of the URL.
+ * sign (the sign-language channel). query ({audio, sign, video}) is the
+ * selection the relay starts the session with; defaults are left out of
+ * the URL.
  */
 export async function connect({ url, token, audioOnly = false, floorMix = false, sign = false, query = {}, signal }) {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -151,11 +153,12 @@ export async function connect({ url, token, audioOnly = false, floorMix = false,
   }
 }
 
-/** url with ?audio=fr&sign=ase: only what differs from the relay's defaults. */
-function withQuery(url, { audio, sign } = {}) {
+/** url with ?audio=fr&sign=ase&video=m: only what differs from the relay's defaults. */
+function withQuery(url, { audio, sign, video } = {}) {
   const q = new URLSearchParams();
   if (audio && audio !== 'floor') q.set('audio', audio);
   if (sign) q.set('sign', sign);
+  if (video && video !== 'auto') q.set('video', video);
   const s = q.toString();
   return s ? `${url}${url.includes('?') ? '&' : '?'}${s}` : url;
 }

@@ -1,0 +1,104 @@
+// Quality: the watch page's video quality menu. "Auto" lets the relay pick
+// the room's simulcast layer for this viewer's link and says which one it
+// carries now ("Auto · 720p"; on a phone, where the menu shares a line
+// with the Language menu, "Auto" with the layer in its tooltip); each
+// layer, by its picture height, pins that one. The menu shows only while
+// the room sends two layers or more. It keeps the playback's video
+// selection in line ({"video": "auto"} or the layer's rid); the delegate's
+// choice is remembered.
+
+import { announce } from './dom.js';
+import { fillMenu } from './menu.js';
+import { load, save } from './prefs.js';
+
+export const AUTO = 'auto';
+
+export class QualityChoice {
+  /**
+   * playback: the page's Playback; select: the menu; field: what hides
+   * with it; picture: the player's video element (its height says what
+   * plays when the relay does not).
+   */
+  constructor({ playback, select, field, picture }) {
+    Object.assign(this, { playback, select, field, picture });
+    this.want = load('video', AUTO); // the delegate's choice
+    this.video = AUTO; // the selection the playback has
+    this.layers = []; // the room's layers flowing now, best first: {rid, width, height, bitrate}
+    this.heights = new Map(); // rid -> height, of every layer seen (one that paused keeps its name)
+    this.playing = { video: '', height: 0 }; // what the relay says the video carries now
+    this.narrow = matchMedia('(max-width: 600px)'); // the phone layout of watch.css
+    this.narrow.addEventListener('change', () => this.render());
+    select.addEventListener('change', () => this.pick(select.value));
+    picture.addEventListener('resize', () => {
+      this.render();
+      if (this.video === AUTO) playback.refresh(); // auto moved: learn which layer it is
+    });
+  }
+
+  /** The room's layers, from fresh room info. */
+  setLayers(layers) {
+    this.layers = (layers || []).filter((l) => typeof l.rid === 'string');
+    for (const l of this.layers) if (l.height) this.heights.set(l.rid, l.height);
+    this.reconcile();
+  }
+
+  /** What the relay's /select answer says the video carries. */
+  setPlaying(playing) {
+    this.playing = { video: playing?.video || '', height: playing?.height || 0 };
+    this.render();
+  }
+
+  /** The relay does not know the layer (it restarted): auto until fresh room info lists it again. */
+  refused(rid) {
+    this.layers = this.layers.filter((l) => l.rid !== rid);
+    this.video = AUTO;
+    this.reconcile();
+  }
+
+  /** The delegate picks an entry of the menu. */
+  pick(value) {
+    this.want = value;
+    save('video', value);
+    this.reconcile();
+    announce(value === AUTO ? 'Video quality: automatic' : `Video quality: ${this.name(value)}`);
+  }
+
+  /**
+   * The selection the relay gets: a remembered layer once the room sends
+   * it (a rid from another room or publisher would be refused), auto
+   * otherwise. A layer pinned on this page stays pinned while it pauses:
+   * the relay shows another meanwhile and goes back to it.
+   */
+  reconcile() {
+    let video = this.video;
+    if (this.want === AUTO) video = AUTO;
+    else if (this.layers.some((l) => l.rid === this.want)) video = this.want;
+    if (video !== this.video) {
+      this.video = video;
+      this.playback.select({ video });
+    }
+    this.render();
+  }
+
+  /** "720p", or the rid while the layer's size is unknown. */
+  name(rid) {
+    const h = this.heights.get(rid);
+    return h ? `${h}p` : rid || 'Video';
+  }
+
+  render() {
+    const audioOnly = this.playback.audioOnly;
+    this.field.hidden = this.layers.length < 2;
+    const rids = this.layers.map((l) => l.rid);
+    if (this.video !== AUTO && !rids.includes(this.video)) rids.push(this.video); // pinned, paused now
+    fillMenu(this.select, [[AUTO, 'Auto'], ...rids.map((rid) => [rid, this.layers.some((l) => l.rid === rid) ? this.name(rid) : `${this.name(rid)} (paused)`])]);
+    const h = this.playing.height || this.picture.videoHeight; // the relay's word, else the picture's
+    const now = this.video === AUTO && h && !audioOnly ? `Auto · ${h}p` : 'Auto';
+    const auto = this.narrow.matches ? 'Auto' : now;
+    const option = this.select.options[0];
+    if (option.textContent !== auto) option.textContent = auto;
+    this.select.value = this.video;
+    this.select.disabled = audioOnly;
+    this.select.title = audioOnly ? 'Turn off Audio only to choose the video quality' : now === auto ? '' : now;
+  }
+}
