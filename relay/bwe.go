@@ -70,18 +70,21 @@ type bwe struct {
 	estimate atomic.Uint64 // bits/s; 0 before the first feedback
 
 	// The rest is the RTCP goroutine's.
-	mu           sync.Mutex // feedback may come on any of the viewer's senders
-	baseUs       int64      // lowest one-way delay seen (recv - send), µs
-	baseAt       int64      // when it was seen, unix nanoseconds
-	lastAt       int64      // the last report's time, unix nanoseconds
-	ackFrom      int64      // receive time the current acked window starts at, µs
-	ackBytes     int        // bytes received in it
-	acked        uint64     // bits/s received over the last full window
-	cutAt        int64      // the last decrease, unix nanoseconds
-	lastFloor    int64      // the standing queue at the last verdict, µs
-	winAt        int64      // the current signal window's start, unix nanoseconds
-	winLost      int        // packets lost in it
-	winTotal     int        // packets reported in it
+	mu        sync.Mutex    // feedback may come on any of the viewer's senders
+	baseUs    int64         // lowest one-way delay seen (recv - send), µs
+	baseAt    int64         // when it was seen, unix nanoseconds
+	lastAt    int64         // the last report's time, unix nanoseconds
+	ackFrom   int64         // receive time the current acked window starts at, µs
+	ackBytes  int           // bytes received in it
+	acked     uint64        // bits/s received over the last full window
+	cutAt     int64         // the last decrease, unix nanoseconds
+	lastFloor int64         // the standing queue at the last verdict, µs
+	winAt     int64         // the current signal window's start, unix nanoseconds
+	winLost   int           // packets lost in it
+	winTotal  int           // packets reported in it
+	rrLoss    atomic.Uint32 // the last receiver report's fraction lost, in 1/1000
+	rrAt      atomic.Int64  // when it came, unix nanoseconds
+
 	resendMu     sync.Mutex // the resend budget (RTCP goroutines of all tracks)
 	resendTokens float64
 	resendAt     int64
@@ -235,6 +238,11 @@ func (b *bwe) onFeedback(fb *rtcp.TransportLayerCC, now time.Time) uint64 {
 		return est
 	}
 	loss := float64(b.winLost) / float64(b.winTotal)
+	// Receiver reports are the second signal: what the viewer lost of a
+	// stream over its last report interval, fresh for a second or two.
+	if at := b.rrAt.Load(); at != 0 && nowNs-at < int64(2*time.Second) {
+		loss = max(loss, float64(b.rrLoss.Load())/1000)
+	}
 	b.winAt, b.winLost, b.winTotal = nowNs, 0, 0
 	// After a cut the viewer's layer changes at the next keyframe and the
 	// queue the old one built drains: neither is judged until then.
@@ -431,4 +439,10 @@ func (b *bwe) allowResend(now time.Time) bool {
 	}
 	b.resendTokens--
 	return true
+}
+
+// noteReceiverLoss records a receiver report's fraction lost (0..1).
+func (b *bwe) noteReceiverLoss(fraction float64, now time.Time) {
+	b.rrLoss.Store(uint32(fraction * 1000))
+	b.rrAt.Store(now.UnixNano())
 }

@@ -84,3 +84,34 @@ func TestBWEHostileFeedback(t *testing.T) {
 		t.Error("a viewer without feedback has no resend limit")
 	}
 }
+
+// A receiver report's loss counts as the second signal: a path whose
+// congestion feedback shows no loss but whose receiver reports do is cut.
+func TestBWEReceiverReportLoss(t *testing.T) {
+	b := newBWE(time.Unix(0, 0))
+	now := time.Unix(10, 0)
+	report := func(at time.Time) {
+		for i := 0; i < 10; i++ {
+			b.stamp(at.UnixNano(), 1200)
+		}
+		seq := uint16(b.seq.Load()) - 9
+		deltas := make([]*rtcp.RecvDelta, 10)
+		for i := range deltas {
+			deltas[i] = &rtcp.RecvDelta{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 1000}
+		}
+		b.onFeedback(&rtcp.TransportLayerCC{BaseSequenceNumber: seq, PacketStatusCount: 10, ReferenceTime: uint32(at.Sub(time.Unix(0, 0)) / (64 * time.Millisecond)),
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 10}},
+			RecvDeltas:   deltas}, at)
+	}
+	report(now)
+	report(now.Add(600 * time.Millisecond))
+	clean := b.estimate.Load()
+	if clean < bweStart {
+		t.Fatalf("no loss anywhere, yet the estimate fell to %d", clean)
+	}
+	b.noteReceiverLoss(0.3, now.Add(time.Second))
+	report(now.Add(1200 * time.Millisecond))
+	if est := b.estimate.Load(); est >= clean {
+		t.Errorf("30 %% lost by receiver report: estimate %d, want a cut from %d", est, clean)
+	}
+}

@@ -403,6 +403,9 @@ func (v *viewer) noteReports(f *forwarder, reports []rtcp.ReceptionReport) {
 		}
 		v.quality.reports.Add(1)
 		v.quality.lossPermille.Store(uint32(r.FractionLost) * 1000 / 256)
+		if f.tw != nil {
+			v.bwe.noteReceiverLoss(float64(r.FractionLost)/256, time.Now())
+		}
 		if f.clockRate > 0 {
 			v.quality.jitterMicros.Store(uint32(uint64(r.Jitter) * 1e6 / uint64(f.clockRate)))
 		}

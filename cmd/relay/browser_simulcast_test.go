@@ -77,7 +77,7 @@ func TestBrowserSimulcast(t *testing.T) {
 		t.Error("the simulcast box can be changed while live")
 	}
 
-	layers := scWaitLayers(t, r, "plenary")
+	scWaitLayers(t, r, "plenary")
 	scLogPublisher(t, pub)
 	waitJS(t, pub, 10*time.Second, "the layers the relay gets, on the publisher page", `(() => {
 		const ls = [...document.querySelectorAll('#s-layers .layer')].map(l => l.textContent);
@@ -88,7 +88,7 @@ func TestBrowserSimulcast(t *testing.T) {
 	// The viewer: the menu lists the layers; Auto plays the top one.
 	navigate(t, watch, r.url("/watch/plenary"))
 	scWaitFrames(t, r, watch, pub, "plenary", 20, 20*time.Second)
-	layers = scWaitMenu(t, r, watch, "plenary")
+	layers := scWaitMenu(t, r, watch, "plenary")
 	v, _ := scWaitAuto(t, r, watch, pub, "plenary", "")
 	tag := v.Tag
 	if name := eval[string](t, watch, `document.querySelector('#quality').getAttribute('aria-label')`); name != "Video quality" {
