@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +96,12 @@ func (l *layerLog) dump(t *testing.T, tag string) {
 func TestAdaptiveLayerFollowsLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a minute of a capped link")
+	}
+	if os.Getenv("RELAY_TEST_ALONE") == "" {
+		// Beside other packages' tests on a small machine the impairment
+		// proxy is starved and the link it models changes under the test:
+		// scripts/test runs this one alone, after the parallel run.
+		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
 	}
 	r := newTestRelay(t, nil)
 	publishSimulcast(t, r, "hall")

@@ -302,10 +302,11 @@ type autoPick struct {
 type layerChooser struct {
 	mu         sync.Mutex
 	pick       *autoPick
-	upTo       int   // the layer index the estimate supports moving up to
-	aboveSince int64 // ... since
-	upAt       int64 // the last move up (or the first pick), unix nanoseconds
-	failedAt   int64 // the last failed move up
+	upTo       int    // the layer index the estimate supports moving up to
+	aboveSince int64  // ... since
+	upAt       int64  // the last move up (or the first pick), unix nanoseconds
+	upFrom     string // the layer that move left ("" for the first pick)
+	failedAt   int64  // the last failed move up
 	wait       time.Duration
 }
 
@@ -338,7 +339,7 @@ func (c *layerChooser) choose(est uint64, layers []layerRank, now int64) (*autoP
 	switch best := fitting(layerHeadroom); {
 	case c.pick == nil || (cur < 0 && !c.pick.paused):
 		// First choice, or the layer is gone: the best that fits.
-		next, c.upAt = &autoPick{rid: layers[max(best, 0)].rid}, now
+		next, c.upAt, c.upFrom = &autoPick{rid: layers[max(best, 0)].rid}, now, ""
 		if best < 0 {
 			next.rid = lowest.rid
 		}
@@ -353,9 +354,10 @@ func (c *layerChooser) choose(est uint64, layers []layerRank, now int64) (*autoP
 		default:
 			next = &autoPick{rid: lowest.rid}
 		}
-		if c.upAt != 0 && now-c.upAt < int64(layerFailedUp) {
+		if c.upAt != 0 && now-c.upAt < int64(layerFailedUp) && (c.upFrom == "" || next.rid == c.upFrom) {
 			// The last move up (or the first, optimistic pick) did not
-			// hold: the next probe waits, longer each time.
+			// hold: the next probe waits, longer each time. (Falling past
+			// the layer it came from is the link changing, not the probe.)
 			c.wait = min(max(2*c.wait, layerProbeWait), layerProbeMax)
 			c.failedAt, c.upAt = now, 0
 		}
@@ -387,6 +389,7 @@ func (c *layerChooser) choose(est uint64, layers []layerRank, now int64) (*autoP
 			c.upTo, c.aboveSince = up, now
 		}
 		if now-c.aboveSince >= int64(layerUpHold) && now-c.failedAt >= int64(c.wait) {
+			c.upFrom = layers[cur].rid
 			next, c.upAt, c.aboveSince = &autoPick{rid: layers[up].rid}, now, 0
 		}
 	}

@@ -13,20 +13,25 @@ var testLayers = []layerRank{{"h", 1_500_000}, {"m", 500_000}, {"l", 150_000}}
 // longer after a move up that failed, and pauses the video under the
 // lowest layer.
 func TestLayerChooser(t *testing.T) {
-	var c layerChooser
-	at := func(s float64) int64 { return int64((1000 + s) * float64(time.Second)) }
-	pick := func(est uint64, s float64) string {
-		p, _ := c.choose(est, testLayers, at(s))
-		if p.paused {
-			return "paused"
-		}
-		return p.rid
-	}
-	steps := []struct {
+	type step struct {
 		s    float64
 		est  uint64
 		want string
-	}{
+	}
+	run := func(name string, steps []step) {
+		var c layerChooser
+		for _, st := range steps {
+			p, _ := c.choose(st.est, testLayers, int64((1000+st.s)*float64(time.Second)))
+			got := p.rid
+			if p.paused {
+				got = "paused"
+			}
+			if got != st.want {
+				t.Fatalf("%s: at %v s with %d bit/s: %s, want %s", name, st.s, st.est, got, st.want)
+			}
+		}
+	}
+	run("probe waits", []step{
 		{0, 10_000_000, "h"},    // optimistic start
 		{1, 700_000, "m"},       // down at once: the start failed
 		{2, 3_000_000, "m"},     // a failed start makes the next probe wait
@@ -37,12 +42,15 @@ func TestLayerChooser(t *testing.T) {
 		{38, 190_000, "paused"}, // resuming needs 2 s above the lowest × 1.2
 		{40, 190_000, "l"},
 		{41, 400_000, "l"}, // not yet above m × 1.25
-	}
-	for _, st := range steps {
-		if got := pick(st.est, st.s); got != st.want {
-			t.Fatalf("at %v s with %d bit/s: %s, want %s", st.s, st.est, got, st.want)
-		}
-	}
+	})
+	run("link changes", []step{
+		{0, 700_000, "m"},
+		{1, 2_000_000, "m"},
+		{4, 2_000_000, "h"}, // held 3 s: probe up
+		{5, 200_000, "l"},   // the link fell past m: not the probe failing
+		{6, 2_500_000, "l"}, // the estimate recovers ...
+		{9, 2_500_000, "h"}, // ... and held 3 s: up, no 30 s wait
+	})
 	// A single layer (or none): nothing to choose.
 	var one layerChooser
 	if p, changed := one.choose(100_000, testLayers[:1], 0); p != nil || changed {
