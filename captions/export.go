@@ -160,8 +160,18 @@ func writeSSA(w *bytes.Buffer, subs *astisub.Subtitles, lang string) {
 				lines = append(lines, t)
 			}
 		}
-		if len(lines) > 0 {
-			fmt.Fprintf(w, "Dialogue: 0,%s,%s,Default,,0,0,0,,%s\n", stamp(it.StartAt), stamp(it.EndAt), strings.Join(lines, `\N`))
+		// Joining can make a block of a "{" ending one line and a "}"
+		// starting the next: those go too, until none is left.
+		text := strings.Join(lines, `\N`)
+		for ssaOverrideRE.MatchString(text) {
+			text = ssaOverrideRE.ReplaceAllString(text, "")
+		}
+		for strings.HasPrefix(text, `\N`) || strings.HasSuffix(text, `\N`) {
+			text = strings.TrimSuffix(strings.TrimPrefix(text, `\N`), `\N`)
+		}
+		text = strings.TrimSpace(text)
+		if text != "" {
+			fmt.Fprintf(w, "Dialogue: 0,%s,%s,Default,,0,0,0,,%s\n", stamp(it.StartAt), stamp(it.EndAt), text)
 		}
 	}
 }

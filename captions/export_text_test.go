@@ -1,9 +1,12 @@
 package captions
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asticode/go-astisub"
 )
 
 // markupCue is caption text that every subtitle format could misread: an
@@ -120,5 +123,32 @@ func TestSSAOverrideStripping(t *testing.T) {
 				t.Fatalf("%q still has an override block", got)
 			}
 		})
+	}
+}
+
+// A "{" ending one line and a "}" starting the next make an override
+// block once the lines are joined with \N: it is removed like any other,
+// and text ending in N keeps its N.
+func TestSSABlockAcrossLines(t *testing.T) {
+	var b bytes.Buffer
+	subs := astisub.NewSubtitles()
+	for _, text := range []string{"{\n}", "a {\n} b", "RUN"} {
+		item := &astisub.Item{StartAt: time.Second, EndAt: 2 * time.Second}
+		for _, l := range strings.Split(text, "\n") {
+			item.Lines = append(item.Lines, astisub.Line{Items: []astisub.LineItem{{Text: l}}})
+		}
+		subs.Items = append(subs.Items, item)
+	}
+	writeSSA(&b, subs, "en")
+	_, events, _ := strings.Cut(b.String(), "[Events]\n")
+	rows := strings.Split(strings.TrimSuffix(events, "\n"), "\n")[1:]
+	want := []string{"a  b", "RUN"}
+	if len(rows) != len(want) {
+		t.Fatalf("rows %q, want texts %q", rows, want)
+	}
+	for i, row := range rows {
+		if !strings.HasSuffix(row, ",,"+want[i]) {
+			t.Errorf("row %q, want text %q", row, want[i])
+		}
 	}
 }
