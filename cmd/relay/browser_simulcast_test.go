@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,12 @@ const simulcastYAML = `rooms:
 // 360 lines; a reload keeps the choice (the offer asks for it); Auto
 // brings the top layer back. A room with one layer has no quality menu.
 func TestBrowserSimulcast(t *testing.T) {
+	if os.Getenv("RELAY_TEST_ALONE") == "" {
+		// Chromium encodes three layers in real time here: beside the other
+		// packages' tests a 2-core machine drops layers and keyframes come
+		// late. scripts/test runs it alone, after the parallel run.
+		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
+	}
 	r := startPageRelay(t, simulcastYAML)
 	b := newBrowser(t, true)
 	pub := b.ctx
