@@ -10,8 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/relay"
 )
 
 const simulcastYAML = `rooms:
@@ -124,7 +123,7 @@ func TestBrowserSimulcast(t *testing.T) {
 		t.Fatalf("%d arrow keys down from Auto chose %q, want %q (%dp)", steps, got, pick.RID, pick.Height)
 	}
 	start := time.Now()
-	v = scWaitViewer(t, r, "plenary", "the viewer on layer "+pick.RID, 10*time.Second, func(v scViewer) bool { return v.Video == pick.RID && v.Layer == pick.RID })
+	v = scWaitViewer(t, r, "plenary", "the viewer on layer "+pick.RID, 10*time.Second, func(v relay.ViewerInfo) bool { return v.Video == pick.RID && v.Layer == pick.RID })
 	if v.Tag != tag {
 		t.Errorf("viewer %s after choosing %dp, was %s: a new WHEP session", v.Tag, pick.Height, tag)
 	}
@@ -255,7 +254,7 @@ func scRoomLayers(t *testing.T, r *pageRelay, room string) []scLayer {
 // height; it returns the session's tag.
 func scWaitOffered(t *testing.T, r *pageRelay, watch context.Context, tag string, l scLayer) string {
 	t.Helper()
-	v := scWaitViewer(t, r, "plenary", "a new session on layer "+l.RID, 15*time.Second, func(v scViewer) bool { return v.Tag != tag && v.Video == l.RID && v.Layer == l.RID })
+	v := scWaitViewer(t, r, "plenary", "a new session on layer "+l.RID, 15*time.Second, func(v relay.ViewerInfo) bool { return v.Tag != tag && v.Video == l.RID && v.Layer == l.RID })
 	if offer := eval[string](t, watch, `window.__offers.at(-1) || ''`); !strings.Contains(offer, "video="+l.RID) {
 		t.Errorf("the new session's offer went to %q, without video=%s", offer, l.RID)
 	}
@@ -291,17 +290,17 @@ func scWaitMenu(t *testing.T, r *pageRelay, watch context.Context, room string) 
 // that one) is on auto and gets the best layer the relay lists, the page
 // plays a picture of its height and Auto says it; it returns the viewer
 // and the layer.
-func scWaitAuto(t *testing.T, r *pageRelay, watch, pub context.Context, room, tag string) (scViewer, scLayer) {
+func scWaitAuto(t *testing.T, r *pageRelay, watch, pub context.Context, room, tag string) (relay.ViewerInfo, scLayer) {
 	t.Helper()
 	start := time.Now()
 	var (
-		v      scViewer
+		v      relay.ViewerInfo
 		layers []scLayer
 		page   string
 	)
 	for time.Since(start) < 20*time.Second {
 		layers = scRoomLayers(t, r, room)
-		vs, err := scViewers(r, room)
+		vs, err := chListViewers(r, room)
 		page = eval[string](t, watch, `document.querySelector('#video').videoHeight + ' lines, menu ' + document.querySelector('#quality option[value="auto"]').textContent`)
 		if err == nil && len(vs) == 1 && len(layers) > 0 {
 			v = vs[0]
@@ -403,7 +402,7 @@ func scWaitFrames(t *testing.T, r *pageRelay, watch, pub context.Context, room s
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	vs, _ := scViewers(r, room)
+	vs, _ := chListViewers(r, room)
 	scLogPublisher(t, pub)
 	t.Fatalf("the watch page decoded no %d frames in %v: video receiver: %s; viewers %+v; layers %+v", n, timeout, scReceiver(t, watch), vs, scRoomLayers(t, r, room))
 }
@@ -417,20 +416,14 @@ func scReceiver(t *testing.T, watch context.Context) string {
 			s.headerBytesReceived + ' header and padding bytes, ' + s.framesReceived + ' frames received, ' + s.framesDecoded + ' decoded'; }); return out; })()`)
 }
 
-// scViewer is one entry of the admin viewer list.
-type scViewer struct {
-	Tag         string `json:"tag"`
-	Video       string `json:"video"`
-	Layer       string `json:"layer"`
-	EstimateBps uint64 `json:"estimateBps"`
-}
+// relay.ViewerInfo is one entry of the admin viewer list.
 
 // scWaitViewer waits until the room has one viewer and ok says yes to it.
-func scWaitViewer(t *testing.T, r *pageRelay, room, what string, timeout time.Duration, ok func(scViewer) bool) scViewer {
+func scWaitViewer(t *testing.T, r *pageRelay, room, what string, timeout time.Duration, ok func(relay.ViewerInfo) bool) relay.ViewerInfo {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		vs, err := scViewers(r, room)
+		vs, err := chListViewers(r, room)
 		if err == nil && len(vs) == 1 && ok(vs[0]) {
 			return vs[0]
 		}
@@ -439,26 +432,4 @@ func scWaitViewer(t *testing.T, r *pageRelay, room, what string, timeout time.Du
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
-}
-
-func scViewers(r *pageRelay, room string) ([]scViewer, error) {
-	req, err := http.NewRequest(http.MethodGet, r.url("/api/rooms/"+room+"/viewers"), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.token(auth.RoleAdmin, room, ""))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(res.Body)
-		return nil, fmt.Errorf("viewers: %d %s", res.StatusCode, body)
-	}
-	var body struct {
-		Viewers []scViewer `json:"viewers"`
-	}
-	err = json.NewDecoder(res.Body).Decode(&body)
-	return body.Viewers, err
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/relay"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
 )
@@ -88,7 +89,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 		t.Errorf("the sign language is among the spoken Language entries: %s", opts)
 	}
 	waitJS(t, ctx, 8*time.Second, "French transcript", `document.querySelector('#transcript-lines').textContent.includes('Sénégal')`)
-	v := chWaitViewer(t, r, "hall", "the viewer on the French booth", func(v chViewer) bool { return v.Audio == "fr" && v.PlayingAudio == "fr" })
+	v := chWaitViewer(t, r, "hall", "the viewer on the French booth", func(v relay.ViewerInfo) bool { return v.Audio == "fr" && v.PlayingAudio == "fr" })
 	tag := v.Tag
 
 	// The floor under the interpretation: two audio m-lines, the second
@@ -129,7 +130,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 	// Back to the floor and to French: the same session follows.
 	pcs := eval[int](t, ctx, `window.__pcs.length`)
 	selectValue(t, ctx, "#language", "floor")
-	v = chWaitViewer(t, r, "hall", "the viewer on the floor", func(v chViewer) bool { return v.Audio == "floor" && v.PlayingAudio == "floor" })
+	v = chWaitViewer(t, r, "hall", "the viewer on the floor", func(v relay.ViewerInfo) bool { return v.Audio == "floor" && v.PlayingAudio == "floor" })
 	if v.Tag != tag {
 		t.Errorf("viewer %s after the switch to the floor, was %s: a new WHEP session", v.Tag, tag)
 	}
@@ -137,7 +138,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 		t.Errorf("the floor changed the subtitles to %q; they stay French", got)
 	}
 	selectValue(t, ctx, "#language", "fr")
-	v = chWaitViewer(t, r, "hall", "the viewer back on French", func(v chViewer) bool { return v.Audio == "fr" && v.PlayingAudio == "fr" })
+	v = chWaitViewer(t, r, "hall", "the viewer back on French", func(v relay.ViewerInfo) bool { return v.Audio == "fr" && v.PlayingAudio == "fr" })
 	if v.Tag != tag {
 		t.Errorf("viewer %s after the switch back to French, was %s", v.Tag, tag)
 	}
@@ -155,7 +156,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 	if live := eval[string](t, ctx, `(() => { const n = document.querySelector('#channel-notice'); return n.getAttribute('role') + ',' + n.getAttribute('aria-live') + ',' + (n.offsetParent !== null); })()`); live != "status,polite,true" {
 		t.Errorf("off-air notice role, aria-live, visible = %s", live)
 	}
-	v = chWaitViewer(t, r, "hall", "the listener on the floor while the booth is down", func(v chViewer) bool { return v.Audio == "fr" && v.PlayingAudio == "floor" })
+	v = chWaitViewer(t, r, "hall", "the listener on the floor while the booth is down", func(v relay.ViewerInfo) bool { return v.Audio == "fr" && v.PlayingAudio == "floor" })
 	if v.Tag != tag {
 		t.Errorf("viewer %s while the booth is down, was %s", v.Tag, tag)
 	}
@@ -165,13 +166,13 @@ func TestBrowserWatchChannels(t *testing.T) {
 	setViewport(t, ctx, 1280, 800, false)
 	fr2 := chPublish(t, r, "hall", "fr", booth)
 	waitJS(t, ctx, 10*time.Second, "notice gone with the booth back", `document.querySelector('#channel-notice').textContent === ''`)
-	chWaitViewer(t, r, "hall", "the listener on the booth again", func(v chViewer) bool { return v.Tag == tag && v.PlayingAudio == "fr" })
+	chWaitViewer(t, r, "hall", "the listener on the booth again", func(v relay.ViewerInfo) bool { return v.Tag == tag && v.PlayingAudio == "fr" })
 
 	// Sign language: the toggle selects the channel on the same session
 	// and shows its video in a box that moves and stays where it was put.
 	waitJS(t, ctx, 5*time.Second, "sign language toggle", `!document.querySelector('#sign').hidden && document.querySelector('#sign').getAttribute('aria-pressed') === 'false'`)
 	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#sign")))
-	v = chWaitViewer(t, r, "hall", "the viewer with the sign channel", func(v chViewer) bool { return v.Sign == "ase" && v.PlayingSign == "ase" })
+	v = chWaitViewer(t, r, "hall", "the viewer with the sign channel", func(v relay.ViewerInfo) bool { return v.Sign == "ase" && v.PlayingSign == "ase" })
 	if v.Tag != tag {
 		t.Errorf("viewer %s with sign language, was %s", v.Tag, tag)
 	}
@@ -201,7 +202,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 	chNamedControls(t, ctx)
 	screenshot(t, ctx, "watch-channels-sign")
 	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#sign")))
-	chWaitViewer(t, r, "hall", "the sign channel off", func(v chViewer) bool { return v.Tag == tag && v.Sign == "" && v.PlayingSign == "" })
+	chWaitViewer(t, r, "hall", "the sign channel off", func(v relay.ViewerInfo) bool { return v.Tag == tag && v.Sign == "" && v.PlayingSign == "" })
 	waitJS(t, ctx, 3*time.Second, "box hidden", `document.querySelector('#sign-pip').hidden`)
 	if n := eval[int](t, ctx, `window.__pcs.length`); n != pcs {
 		t.Errorf("%d RTCPeerConnections after the sign toggle, had %d", n, pcs)
@@ -327,17 +328,10 @@ func chNamedControls(t *testing.T, ctx context.Context) {
 
 // ---- the relay's side ------------------------------------------------------------
 
-// chViewer is one entry of the admin viewer list.
-type chViewer struct {
-	Tag          string `json:"tag"`
-	Audio        string `json:"audio"`
-	Sign         string `json:"sign"`
-	PlayingAudio string `json:"playingAudio"`
-	PlayingSign  string `json:"playingSign"`
-}
+// relay.ViewerInfo is one entry of the admin viewer list.
 
 // chWaitViewer waits until the room has one viewer and ok says yes to it.
-func chWaitViewer(t *testing.T, r *pageRelay, room, what string, ok func(chViewer) bool) chViewer {
+func chWaitViewer(t *testing.T, r *pageRelay, room, what string, ok func(relay.ViewerInfo) bool) relay.ViewerInfo {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -352,7 +346,7 @@ func chWaitViewer(t *testing.T, r *pageRelay, room, what string, ok func(chViewe
 	}
 }
 
-func chListViewers(r *pageRelay, room string) ([]chViewer, error) {
+func chListViewers(r *pageRelay, room string) ([]relay.ViewerInfo, error) {
 	req, err := http.NewRequest(http.MethodGet, r.url("/api/rooms/"+room+"/viewers"), nil)
 	if err != nil {
 		return nil, err
@@ -368,7 +362,7 @@ func chListViewers(r *pageRelay, room string) ([]chViewer, error) {
 		return nil, fmt.Errorf("viewers: %d %s", res.StatusCode, body)
 	}
 	var body struct {
-		Viewers []chViewer `json:"viewers"`
+		Viewers []relay.ViewerInfo `json:"viewers"`
 	}
 	err = json.NewDecoder(res.Body).Decode(&body)
 	return body.Viewers, err
