@@ -174,3 +174,73 @@ func TestAdaptiveLayerFollowsLink(t *testing.T) {
 		t.Errorf("the clean viewer changed layers %d times (the first sample counts one), now on %q", n, log.layerOf(cleanTag))
 	}
 }
+
+// A link that carries less than the lowest layer: the "auto" viewer's
+// video pauses while its audio keeps playing, the pause holds instead of
+// flapping, and the video comes back once the cap is lifted.
+func TestAdaptiveVideoPausesUnderLowestLayer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("half a minute of a capped link")
+	}
+	if os.Getenv("RELAY_TEST_ALONE") == "" {
+		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
+	}
+	r := newTestRelay(t, nil)
+	publishSimulcast(t, r, "hall")
+	// 100 kbit/s: the audio (48 kbit/s) fits, the 150 kbit/s layer does not.
+	opts, px := viaProxy(t, r, impair.Damage{}, impair.Damage{Rate: 100_000, Queue: 500 * time.Millisecond}, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	capped, err := peer.View(ctx, peer.ViewConfig{URL: r.url + "/whep/hall", Options: opts, Interceptors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer capped.Close(true)
+	var tag string
+	waitFor(t, 5*time.Second, "the viewer", func() bool {
+		vs, _ := r.srv.Viewers("hall")
+		if len(vs) == 1 {
+			tag = vs[0].Tag
+		}
+		return tag != ""
+	})
+	log := &layerLog{steps: map[string][]layerStep{}}
+	fctx, fcancel := context.WithCancel(t.Context())
+	defer fcancel()
+	go log.follow(fctx, r, "hall")
+	defer func() { log.dump(t, tag) }()
+	start := time.Now()
+	paused := func() bool {
+		for _, rs := range r.srv.Stats() {
+			if rs.Room == "hall" {
+				return rs.VideoPaused == 1
+			}
+		}
+		return false
+	}
+	waitFor(t, 15*time.Second, "the video paused", paused)
+	t.Logf("100 kbit/s: video paused after %v", time.Since(start).Round(100*time.Millisecond))
+	// 20 s at 100 kbit/s: the audio plays, the video stays paused (a
+	// try at resuming that fails makes the next one wait).
+	settled := time.Now()
+	audio0, video0 := capped.Stats(webrtc.RTPCodecTypeAudio), capped.Stats(webrtc.RTPCodecTypeVideo)
+	time.Sleep(20 * time.Second)
+	audio1, video1 := capped.Stats(webrtc.RTPCodecTypeAudio), capped.Stats(webrtc.RTPCodecTypeVideo)
+	got, missing := audio1.Packets-audio0.Packets, audio1.MissingTotal-audio0.MissingTotal
+	resumes := log.switchesSince(tag, settled)
+	t.Logf("paused 20 s: %d audio packets, %d missing (%.2f %%), %d video packets, %d layer changes",
+		got, missing, 100*float64(missing)/float64(max(got, 1)), video1.Packets-video0.Packets, resumes)
+	if got < 800 { // 50 a second
+		t.Errorf("%d audio packets in 20 s of paused video; want the audio to keep playing", got)
+	}
+	if float64(missing) > 0.05*float64(got) {
+		t.Errorf("%d of %d audio packets missing while the video is paused", missing, got)
+	}
+	if resumes > 4 {
+		t.Errorf("%d layer changes in 20 s under the lowest layer; want the pause to hold", resumes)
+	}
+	px.SetRate(impair.Down, 0)
+	start = time.Now()
+	waitFor(t, 60*time.Second, "the video back", func() bool { return !paused() && log.layerOf(tag) != "" })
+	t.Logf("lifted: video back on layer %s after %v", log.layerOf(tag), time.Since(start).Round(100*time.Millisecond))
+}

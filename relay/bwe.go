@@ -282,6 +282,7 @@ const (
 	layerFailedUp    = 10 * time.Second // a move down this soon after a move up: the probe failed
 	videoPauseRatio  = 0.8              // below the lowest layer × this the video pauses
 	videoResumeRatio = 1.2
+	resumeWaitMin    = 15 * time.Second // after a resume that did not hold, doubling to layerProbeMax
 )
 
 // layerRank is one floor layer as the choice sees it.
@@ -308,6 +309,10 @@ type layerChooser struct {
 	upFrom     string // the layer that move left ("" for the first pick)
 	failedAt   int64  // the last failed move up
 	wait       time.Duration
+	// Resuming the video after a pause probes the link too: a resume
+	// that pauses again soon makes the next one wait, longer each time.
+	pausedAt, resumedAt int64
+	resumeWait          time.Duration
 }
 
 // choose returns the layer for estimate est among layers (best first, by
@@ -350,7 +355,11 @@ func (c *layerChooser) choose(est uint64, layers []layerRank, now int64) (*autoP
 		case down >= 0:
 			next = &autoPick{rid: layers[down].rid}
 		case float64(est) < float64(lowest.bps)*videoPauseRatio:
-			next = &autoPick{paused: true}
+			next, c.pausedAt = &autoPick{paused: true}, now
+			if c.resumedAt != 0 && now-c.resumedAt < int64(layerFailedUp) {
+				c.resumeWait = min(max(2*c.resumeWait, resumeWaitMin), layerProbeMax)
+			}
+			c.resumedAt = 0
 		default:
 			next = &autoPick{rid: lowest.rid}
 		}
@@ -367,7 +376,8 @@ func (c *layerChooser) choose(est uint64, layers []layerRank, now int64) (*autoP
 		// layerUpHold, unless a failed probe asks to wait.
 		if c.pick.paused {
 			// Video resumes on the lowest layer once the estimate held
-			// above it for 2 s; a probe's wait does not apply.
+			// above it for 2 s, and a failed resume's wait is over (a
+			// failed move up's wait does not apply).
 			if float64(est) < float64(lowest.bps)*videoResumeRatio {
 				c.aboveSince = 0
 				break
@@ -375,8 +385,8 @@ func (c *layerChooser) choose(est uint64, layers []layerRank, now int64) (*autoP
 			if c.aboveSince == 0 {
 				c.aboveSince = now
 			}
-			if now-c.aboveSince >= int64(2*time.Second) {
-				next, c.aboveSince = &autoPick{rid: lowest.rid}, 0
+			if now-c.aboveSince >= int64(2*time.Second) && now-c.pausedAt >= int64(c.resumeWait) {
+				next, c.aboveSince, c.resumedAt = &autoPick{rid: lowest.rid}, 0, now
 			}
 			break
 		}
@@ -395,6 +405,9 @@ func (c *layerChooser) choose(est uint64, layers []layerRank, now int64) (*autoP
 	}
 	if c.failedAt != 0 && now-c.failedAt > int64(layerProbeMax) {
 		c.wait = 0 // a long calm: probing is cheap again
+	}
+	if !next.paused && c.pausedAt != 0 && now-c.pausedAt > int64(layerProbeMax) {
+		c.resumeWait = 0
 	}
 	changed := next != c.pick && (c.pick == nil || *next != *c.pick)
 	c.pick = next

@@ -43,6 +43,20 @@ func TestLayerChooser(t *testing.T) {
 		{40, 190_000, "l"},
 		{41, 400_000, "l"}, // not yet above m × 1.25
 	})
+	run("resume waits", []step{
+		{0, 150_000, "l"},
+		{1, 100_000, "paused"},
+		{3, 200_000, "paused"},  // resuming needs 2 s above the lowest × 1.2
+		{5, 200_000, "l"},       // video back
+		{6, 100_000, "paused"},  // it did not hold
+		{9, 200_000, "paused"},  // the next resume waits 15 s after the pause
+		{20, 200_000, "paused"}, // 14 s
+		{21, 200_000, "l"},      // 15 s
+		{22, 100_000, "paused"}, // failed again: 30 s
+		{50, 200_000, "paused"},
+		{52, 200_000, "l"},
+		{70, 200_000, "l"}, // this one held
+	})
 	run("link changes", []step{
 		{0, 700_000, "m"},
 		{1, 2_000_000, "m"},
