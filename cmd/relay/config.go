@@ -100,6 +100,9 @@ type serveConfig struct {
 	// HeaderTimeout bounds how long a client may take to send its request
 	// headers (slow-loris clients); 0 means 5 s.
 	HeaderTimeout time.Duration
+	// HTTPS: a PEM pair (reloaded on SIGHUP) or an ACME domain; the
+	// redirect address serves plain HTTP (ACME's challenge, a redirect).
+	TLSCert, TLSKey, ACMEDomain, RedirectAddr string
 }
 
 // bindIP is the IP --addr names, or nil for every interface.

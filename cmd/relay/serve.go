@@ -38,6 +38,10 @@ func runServe(args []string) error {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 4*time.Second, "how long to wait for clean shutdown")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate chain (reloaded with --tls-key on SIGHUP)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "the PEM private key of --tls-cert")
+	fs.StringVar(&c.ACMEDomain, "acme-domain", "", "serve HTTPS with a certificate for this domain from Let's Encrypt (cached under --data; needs port 80 for the challenge)")
+	fs.StringVar(&c.RedirectAddr, "redirect-addr", "", "with HTTPS, serve plain HTTP here: a redirect to HTTPS (and ACME's challenge; default :80 with --acme-domain)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,12 +82,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		return err
 	}
 	defer p.close()
-	handler := p.handler(ctx, log)
+	https, err := c.https(log)
+	if err != nil {
+		return err
+	}
+	defer https.close()
+	handler := p.handler(ctx, log, https.tls != nil)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
 	srv := newHTTPServer(c.HeaderTimeout, handler, log)
+	srv.TLSConfig = https.tls
 	if c.DebugAddr != "" {
 		stopDebug, err := serveDebug(c.DebugAddr, log)
 		if err != nil {
@@ -93,9 +103,16 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		defer stopDebug()
 	}
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
-	log.Info("relay listening", "http", ln.Addr().String(), "udp", p.sfu.UDPAddr().String(), "data", c.DataDir)
-	printWelcome(out, ln.Addr(), p.authority, p.devSecret, c.Demo)
+	go func() {
+		if srv.TLSConfig != nil {
+			httpDone <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		httpDone <- srv.Serve(ln)
+	}()
+	https.start(ctx, log)
+	log.Info("relay listening", https.scheme(), ln.Addr().String(), "udp", p.sfu.UDPAddr().String(), "data", c.DataDir)
+	printWelcome(out, https.scheme()+"://"+displayAddr(ln.Addr()), p.authority, p.devSecret, c.Demo)
 	if started != nil {
 		started <- ln.Addr().String()
 	}
@@ -219,7 +236,7 @@ func (p *parts) newCaptions(c serveConfig, fc *fileConfig, langs map[string][]st
 
 // handler serves every public route: media, captions, the monitoring API,
 // metrics and the pages. Monitoring's event streams end with ctx.
-func (p *parts) handler(ctx context.Context, log *slog.Logger) http.Handler {
+func (p *parts) handler(ctx context.Context, log *slog.Logger, hsts bool) http.Handler {
 	mux := http.NewServeMux()
 	p.sfu.Register(mux)
 	p.captions.Register(mux)
@@ -230,7 +247,7 @@ func (p *parts) handler(ctx context.Context, log *slog.Logger) http.Handler {
 	p.metrics.Watch(p.sfu, p.captions, monitoring.Limits{MaxViewers: maxViewers, MaxViewersPerRoom: maxPerRoom})
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	player.Register(mux)
-	return withSecurityHeaders(mux)
+	return withSecurityHeaders(mux, hsts)
 }
 
 // ready is /readyz: not while shutting down, nor when captions cannot be
@@ -342,8 +359,7 @@ func runDemo(ctx context.Context, sfu *relay.Server, capSvc *captions.Service, l
 	<-done
 }
 
-func printWelcome(out io.Writer, addr net.Addr, a *auth.Authority, devSecret, demo bool) {
-	base := "http://" + displayAddr(addr)
+func printWelcome(out io.Writer, base string, a *auth.Authority, devSecret, demo bool) {
 	fmt.Fprintf(out, "\nrelay is up at %s\n", base)
 	if demo {
 		fmt.Fprintf(out, "  watch the demo:   %s/watch/demo\n", base)
