@@ -33,6 +33,10 @@ type ViewerInfo struct {
 	// feedback (0 while unknown).
 	Layer       string `json:"layer"`
 	EstimateBps uint64 `json:"estimateBps"`
+	// Path is how its media flows: "udp" or "tcp" straight to the relay,
+	// "turn-udp", "turn-tcp" or "turn-tls" through the built-in TURN
+	// server ("" until connected).
+	Path string `json:"path"`
 }
 
 // Viewers lists a room's viewers, oldest first.
@@ -47,7 +51,7 @@ func (s *Server) Viewers(room string) ([]ViewerInfo, error) {
 		q := v.quality
 		out = append(out, ViewerInfo{Tag: v.tag, Since: v.since, Loss: q.Loss, Jitter: q.Jitter, RTT: q.RTT, Reports: q.Reports,
 			Audio: orFloor(v.sel.audio), Sign: v.sel.sign, Video: v.sel.video,
-			PlayingAudio: orFloor(v.playingAudio), PlayingSign: v.playingSign, Layer: v.layer, EstimateBps: v.estimate})
+			PlayingAudio: orFloor(v.playingAudio), PlayingSign: v.playingSign, Layer: v.layer, EstimateBps: v.estimate, Path: v.path})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
 	return out, nil

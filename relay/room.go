@@ -310,6 +310,7 @@ type viewerSnapshot struct {
 	layer                     string // the floor video layer it receives
 	estimate                  uint64 // bits/s; 0 unknown
 	paused                    bool   // video paused: the estimate is under the lowest layer
+	path                      string // how its media flows ("" until connected)
 }
 
 type channelSnapshot struct {
@@ -357,6 +358,9 @@ func (r *Room) snapshot() roomSnapshot {
 		}
 		if pk := v.chooser.current(); pk != nil && pk.paused {
 			vs.paused = true
+		}
+		if p := v.path.Load(); p != nil {
+			vs.path = *p
 		}
 		if sel := v.sel.Load(); sel != nil {
 			vs.sel = *sel

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"sort"
 	"sync"
@@ -84,6 +85,22 @@ type Config struct {
 	// ObserveRequest, when set, is told the outcome of every WHIP and WHEP
 	// request: endpoint is "whip" or "whep", method the HTTP method.
 	ObserveRequest func(endpoint, method string, status int)
+
+	// ICEServers, when set, gives the ICE servers (the built-in TURN) a
+	// client of room should use, sent as RFC 9725 Link headers on OPTIONS
+	// and on every 201 of WHIP and WHEP.
+	ICEServers func(r *http.Request, room string) []ICEServer
+	// TURNVia, when set, tells whether a viewer's remote address is a TURN
+	// allocation, and how its client reached the TURN server ("udp",
+	// "tcp", "tls"): the viewer's path is then "turn-" that.
+	TURNVia func(netip.AddrPort) (string, bool)
+}
+
+// ICEServer is one STUN or TURN server for clients (RFC 8489/8656 URL).
+type ICEServer struct {
+	URL        string
+	Username   string
+	Credential string
 }
 
 // Server owns the rooms and the WebRTC machinery.

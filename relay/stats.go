@@ -73,6 +73,9 @@ type RoomStats struct {
 	// VideoPaused counts viewers whose estimate is below the lowest layer:
 	// they get audio and captions, no video, until it recovers.
 	VideoPaused int
+	// Paths counts connected viewers by how their media flows (PathUDP,
+	// PathTCP, PathTURNUDP ...).
+	Paths map[string]int
 }
 
 // FloorLang names the floor where a language is expected.
@@ -113,6 +116,12 @@ func (s *Server) Stats() []RoomStats {
 			}
 			if v.paused {
 				rs.VideoPaused++
+			}
+			if v.path != "" {
+				if rs.Paths == nil {
+					rs.Paths = map[string]int{}
+				}
+				rs.Paths[v.path]++
 			}
 		}
 		rs.Video = snap.kinds[webrtc.RTPCodecTypeVideo]

@@ -50,6 +50,7 @@ type viewer struct {
 
 	quality   quality
 	remote    atomic.Pointer[netip.AddrPort] // the selected UDP pair's remote address
+	path      atomic.Pointer[string]         // how its media flows (Path* below)
 	ready     atomic.Bool                    // pc and tracks are set; published after the answer
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -313,11 +314,25 @@ func (v *viewer) start(senders []*webrtc.RTPSender) {
 	}
 }
 
+// A viewer's path: how its media reaches it.
+const (
+	PathUDP     = "udp"      // ICE over UDP, straight
+	PathTCP     = "tcp"      // ICE-TCP, straight
+	PathTURNUDP = "turn-udp" // through the built-in TURN server, the client on UDP
+	PathTURNTCP = "turn-tcp" // ... on TCP
+	PathTURNTLS = "turn-tls" // ... on TLS (443 through strict firewalls)
+)
+
 // noteRemote keeps the address media goes to, for send batching (UDP only:
-// an ICE-TCP viewer's packets do not go through the UDP socket).
+// an ICE-TCP viewer's packets do not go through the UDP socket), and the
+// viewer's path.
 func (v *viewer) noteRemote(p *webrtc.ICECandidatePair) {
 	if p == nil || p.Remote == nil || p.Remote.Protocol != webrtc.ICEProtocolUDP {
 		v.remote.Store(nil)
+		if p != nil && p.Remote != nil {
+			path := PathTCP
+			v.path.Store(&path)
+		}
 		return
 	}
 	ip, err := netip.ParseAddr(p.Remote.Address)
@@ -327,6 +342,13 @@ func (v *viewer) noteRemote(p *webrtc.ICECandidatePair) {
 	}
 	a := netip.AddrPortFrom(ip.Unmap(), p.Remote.Port)
 	v.remote.Store(&a)
+	path := PathUDP
+	if via := v.srv.cfg.TURNVia; via != nil {
+		if t, ok := via(a); ok {
+			path = "turn-" + t
+		}
+	}
+	v.path.Store(&path)
 }
 
 // readRTCP answers NACKs from the shared history, passes keyframe requests

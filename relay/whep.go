@@ -91,6 +91,7 @@ func (s *Server) handleWHEPPost(w http.ResponseWriter, r *http.Request) {
 	v.log.Info("viewer joined", "remote", r.RemoteAddr)
 	w.Header().Set("Location", "/whep/"+in.room+"/"+v.id)
 	w.Header().Set("Content-Type", "application/sdp")
+	s.linkICEServers(w, r)
 	w.WriteHeader(http.StatusCreated)
 	w.Write([]byte(answer))
 }

@@ -58,6 +58,7 @@ func (s *Server) handleWHIPPost(w http.ResponseWriter, r *http.Request) {
 	p.log.Info("publisher joined", "remote", r.RemoteAddr, "role", string(in.claims.Role))
 	w.Header().Set("Location", "/whip/"+in.room+"/"+p.id)
 	w.Header().Set("Content-Type", "application/sdp")
+	s.linkICEServers(w, r)
 	w.WriteHeader(http.StatusCreated)
 	w.Write([]byte(answer))
 }
@@ -124,5 +125,33 @@ func (s *Server) handleNoTrickle(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", "OPTIONS, POST")
 	w.Header().Set("Accept-Post", "application/sdp")
+	if s.cfg.ICEServers != nil {
+		// Credentials are minted here: the same per-address budget as
+		// offers, so a client cannot mint them by the thousand.
+		if !ValidRoomName(r.PathValue("room")) {
+			httperr.Write(w, r, s.log, httperr.New(http.StatusBadRequest, "bad room name: use letters, digits, '-' and '_' (at most 64)"))
+			return
+		}
+		if !s.limiter.Allow(r.RemoteAddr) {
+			httperr.Write(w, r, s.log, httperr.Retry(http.StatusTooManyRequests, time.Second, "too many requests from your address; slow down"))
+			return
+		}
+	}
+	s.linkICEServers(w, r)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// linkICEServers adds the room's ICE servers as Link headers (RFC 9725
+// §4.6), quoted: TURN REST usernames hold ':' and '/', passwords '+/='.
+func (s *Server) linkICEServers(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.ICEServers == nil {
+		return
+	}
+	for _, is := range s.cfg.ICEServers(r, r.PathValue("room")) {
+		v := "<" + is.URL + `>; rel="ice-server"`
+		if is.Username != "" {
+			v += `; username="` + is.Username + `"; credential="` + is.Credential + `"; credential-type="password"`
+		}
+		w.Header().Add("Link", v)
+	}
 }

@@ -103,6 +103,10 @@ type serveConfig struct {
 	// HTTPS: a PEM pair (reloaded on SIGHUP) or an ACME domain; the
 	// redirect address serves plain HTTP (ACME's challenge, a redirect).
 	TLSCert, TLSKey, ACMEDomain, RedirectAddr string
+	// The built-in TURN server: UDP and TCP on TURNPort, TLS on
+	// TURNSPort (0: off), named TURNHost in the URLs given to clients.
+	TURNPort, TURNSPort int
+	TURNHost            string
 }
 
 // bindIP is the IP --addr names, or nil for every interface.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,9 @@ func runServe(args []string) error {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fs.StringVar(&c.ACMEDomain, "acme-domain", "", "serve HTTPS with a certificate for this domain from Let's Encrypt (cached under --data; needs port 80 for the challenge)")
 	fs.StringVar(&c.RedirectAddr, "redirect-addr", "", "with HTTPS, serve plain HTTP here: a redirect to HTTPS (and ACME's challenge; default :80 with --acme-domain)")
+	fs.IntVar(&c.TURNPort, "turn-port", 0, "built-in TURN server on this port, UDP and TCP (e.g. 3478; 0: off)")
+	fs.IntVar(&c.TURNSPort, "turns-port", 0, "built-in TURN server over TLS on this port (e.g. 443 on an address of its own; needs a certificate; 0: off)")
+	fs.StringVar(&c.TURNHost, "turn-host", "", "the host name clients reach TURN at (default: the one they reached the relay at)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,6 +91,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		return err
 	}
 	defer https.close()
+	bindIP, _ := c.bindIP() // checked by buildParts
+	if p.turn, err = newTURN(c, p.authority, https.tls, p.sfu, bindIP, log); err != nil {
+		return err
+	}
+	defer p.turn.close()
 	handler := p.handler(ctx, log, https.tls != nil)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -135,6 +144,10 @@ type parts struct {
 	metrics   *monitoring.Metrics
 	sfu       *relay.Server
 	captions  *captions.Service
+	// turn is the built-in TURN server (nil without --turn-port or
+	// --turns-port). Set once before the HTTP server starts; the relay
+	// reads it through the closures of newSFU.
+	turn *turnSetup
 }
 
 // buildParts builds the parts from c; it leaves nothing open when it fails.
@@ -206,6 +219,18 @@ func (p *parts) newSFU(c serveConfig, fc *fileConfig, bindIP net.IP, rooms []rel
 		Rooms: rooms, MaxRooms: fc.Limits.MaxRooms, MaxViewers: fc.Limits.MaxViewers, MaxViewersPerRoom: fc.Limits.MaxViewersPerRoom,
 		ConnectTimeout: fc.Limits.ConnectTimeout, MaxPendingPerAddr: fc.Limits.ConnectingPerAddress,
 		RequestRate: fc.Limits.OffersPerSecond, RequestBurst: fc.Limits.OfferBurst,
+		ICEServers: func(r *http.Request, room string) []relay.ICEServer {
+			if p.turn == nil {
+				return nil
+			}
+			return p.turn.iceServers(r, room)
+		},
+		TURNVia: func(a netip.AddrPort) (string, bool) {
+			if p.turn == nil {
+				return "", false
+			}
+			return p.turn.via(a)
+		},
 	})
 }
 

@@ -9,7 +9,9 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -156,6 +158,31 @@ func (a *Authority) Check(token string, need Need) (*Claims, error) {
 		return nil, fmt.Errorf("%w: token is for language %q", ErrScope, c.Lang)
 	}
 	return &c, nil
+}
+
+// Expiry is when a valid token of the relay's expires (any role, any
+// room): what a credential handed out beside it may outlive at most.
+func (a *Authority) Expiry(token string) (time.Time, bool) {
+	if token == "" || len(token) > 4096 {
+		return time.Time{}, false
+	}
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(a.now), jwt.WithExpirationRequired(),
+		jwt.WithIssuer("relay"))
+	if err != nil || c.ExpiresAt == nil {
+		return time.Time{}, false
+	}
+	return c.ExpiresAt.Time, true
+}
+
+// Derive is a key for another purpose (TURN credentials) from the
+// relay's secret: HMAC-SHA256(secret, purpose), so that one secret
+// configures everything and no key is used twice.
+func (a *Authority) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, a.secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // FromHeader returns the bearer token of an Authorization header value, or "".

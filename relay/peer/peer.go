@@ -41,6 +41,14 @@ type Options struct {
 	// RewriteAnswer, when set, edits the relay's SDP answer before it is
 	// applied: tests point the relay's candidate at an impairment proxy.
 	RewriteAnswer func(sdp string) string
+	// ICEServers are STUN/TURN servers to gather with; FetchICEServers
+	// adds the relay's own (OPTIONS on the endpoint, RFC 9725 Link
+	// headers); RelayOnly gathers TURN candidates only (ICE transport
+	// policy "relay"), as a client behind a firewall that lets nothing
+	// else through.
+	ICEServers      []webrtc.ICEServer
+	FetchICEServers bool
+	RelayOnly       bool
 }
 
 func (o Options) client() *http.Client {

@@ -109,7 +109,11 @@ func Publish(ctx context.Context, cfg PublishConfig) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	conf, err := cfg.configuration(ctx, cfg.URL, cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(conf)
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,12 @@ func View(ctx context.Context, cfg ViewConfig) (*Viewer, error) {
 		v.closeMux()
 		return nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	conf, err := cfg.configuration(ctx, cfg.URL, cfg.Token)
+	if err != nil {
+		v.closeMux()
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(conf)
 	if err != nil {
 		v.closeMux()
 		return nil, err

@@ -202,6 +202,7 @@ func TestTURNQuotaPerCredential(t *testing.T) {
 			break
 		}
 		conns = append(conns, conn)
+		defer conn.Close()
 	}
 	if got := s.Stats()["hall"].Allocations; got != 2 {
 		t.Errorf("%d allocations counted, want 2", got)
