@@ -12,6 +12,7 @@ import (
 
 	"github.com/relay-av/relay/captions"
 	"github.com/relay-av/relay/relay"
+	"github.com/relay-av/relay/relay/turnserver"
 )
 
 // RelayStats is what the collector reads from the SFU at scrape time;
@@ -70,6 +71,28 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 // service do; their state is watched once they exist.
 func (m *Metrics) Watch(r RelayStats, c Captions, lim Limits) {
 	m.reg.MustRegister(&stateCollector{relay: r, captions: c, limits: lim})
+}
+
+// WatchTURN registers the built-in TURN server's metrics.
+func (m *Metrics) WatchTURN(t TURNStats) {
+	m.reg.MustRegister(&turnCollector{turn: t})
+}
+
+type turnCollector struct{ turn TURNStats }
+
+func (c *turnCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descTURNAllocs
+	ch <- descTURNBytes
+	ch <- descTURNRefused
+}
+
+func (c *turnCollector) Collect(ch chan<- prometheus.Metric) {
+	for room, st := range c.turn.Stats() {
+		ch <- prometheus.MustNewConstMetric(descTURNAllocs, prometheus.GaugeValue, float64(st.Allocations), room)
+		ch <- prometheus.MustNewConstMetric(descTURNBytes, prometheus.CounterValue, float64(st.BytesRelayed), room)
+		ch <- prometheus.MustNewConstMetric(descTURNRefused, prometheus.CounterValue, float64(st.RefusedPermissions), room, "permission")
+		ch <- prometheus.MustNewConstMetric(descTURNRefused, prometheus.CounterValue, float64(st.RefusedDatagrams), room, "datagram")
+	}
 }
 
 // Registry is the registry the metrics live in.
@@ -152,7 +175,26 @@ var (
 		"Viewers' bandwidth estimates in bits per second, of the room's current viewers that have one.", []string{"room"}, nil)
 	descPaused = prometheus.NewDesc("relay_video_paused_viewers",
 		"Viewers whose estimate is below the lowest layer: audio and captions, no video.", []string{"room"}, nil)
+
+	descPaths = prometheus.NewDesc("relay_viewers_by_path",
+		"Connected viewers by how their media reaches them: udp or tcp straight, turn-udp, turn-tcp or turn-tls through the built-in TURN server.", []string{"room", "path"}, nil)
+	descTURNAllocs = prometheus.NewDesc("relay_turn_allocations",
+		"Live allocations on the built-in TURN server, per room of the credential.", []string{"room"}, nil)
+	descTURNBytes = prometheus.NewDesc("relay_turn_relayed_bytes_total",
+		"Bytes the built-in TURN server relayed between clients and the relay, both directions.", []string{"room"}, nil)
+	descTURNRefused = prometheus.NewDesc("relay_turn_refused_total",
+		"What the TURN server refused: permissions toward other addresses (permission), datagrams toward other ports (datagram).", []string{"room", "what"}, nil)
 )
+
+// viewerPaths are the paths relay_viewers_by_path always has, so a
+// series exists (at 0) before the first viewer takes it.
+var viewerPaths = []string{relay.PathUDP, relay.PathTCP, relay.PathTURNUDP, relay.PathTURNTCP, relay.PathTURNTLS}
+
+// TURNStats is what the collector reads from the built-in TURN server;
+// *turnserver.Server satisfies it.
+type TURNStats interface {
+	Stats() map[string]turnserver.RoomStats
+}
 
 // singleLayer is the rid label of the one layer of a publisher without
 // simulcast (rid ""): an empty label value would read as no label at all.
@@ -173,7 +215,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		descInPkts, descKeyframes, descPubStart, descLastKey, descNACKs, descPLIs, descDropped, descLoss, descJitter, descRTT, descMaxViewers,
 		descMaxPerRoom, descCapViewers, descCapCapts, descCapCues, descCapLast, descCapDrop, descJournalErr, descWSConns, descCapRefused,
 		descChListeners, descChLive, descChLevel, descChSilent, descChSwitches,
-		descLayerViewers, descLayerBitrate, descLayerSwitches, descEstimate, descPaused} {
+		descLayerViewers, descLayerBitrate, descLayerSwitches, descEstimate, descPaused, descPaths} {
 		ch <- d
 	}
 }
@@ -229,6 +271,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			channelMetrics(rs, gauge)
 			counter(descChSwitches, rs.ChannelSwitches, room)
 			layerMetrics(rs, ch)
+			for _, p := range viewerPaths {
+				gauge(descPaths, float64(rs.Paths[p]), room, p)
+			}
 		}
 	}
 	if c.captions != nil {

@@ -31,6 +31,10 @@ type RoomInfo struct {
 	// Layers are the floor video's layers, best first: several with
 	// simulcast, one (rid "") without.
 	Layers []LayerInfo `json:"layers"`
+	// Paths counts the connected viewers by how their media reaches them:
+	// "udp" or "tcp" straight, "turn-udp", "turn-tcp", "turn-tls" through
+	// the built-in TURN server.
+	Paths map[string]int `json:"paths"`
 }
 
 // LayerInfo describes one video layer of a room.
@@ -143,8 +147,12 @@ func (r *Room) info() RoomInfo {
 		ri.Started = &snap.started
 	}
 	qs := make([]Quality, 0, len(snap.viewers))
+	ri.Paths = map[string]int{}
 	for _, v := range snap.viewers {
 		qs = append(qs, v.quality)
+		if v.path != "" {
+			ri.Paths[v.path]++
+		}
 	}
 	ri.Quality = summarise(qs)
 	ri.Floor = FloorInfo{Listeners: snap.floor.listeners, Level: snap.floor.levelJSON()}

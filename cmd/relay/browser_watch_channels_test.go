@@ -75,7 +75,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 	ctx := b.ctx
 	chWatchPeers(t, ctx)
 	setViewport(t, ctx, 1280, 800, false)
-	navigate(t, ctx, r.url("/watch/hall?lang=fr"))
+	navigate(t, ctx, r.url("/watch/hall?lang=fr&ui=en"))
 	waitFrames(t, ctx, 20, 20*time.Second)
 	waitJS(t, ctx, 10*time.Second, "Français chosen for sound, subtitles and transcript", `document.querySelector('#language').value === 'fr' &&
 		document.querySelector('#lang').value === 'fr' && document.querySelector('#transcript-lang').textContent === 'Français'`)
@@ -210,7 +210,7 @@ func TestBrowserWatchChannels(t *testing.T) {
 
 	// A new visit: the sign box comes back where it was left.
 	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#sign")))
-	navigate(t, ctx, r.url("/watch/hall?lang=fr"))
+	navigate(t, ctx, r.url("/watch/hall?lang=fr&ui=en"))
 	waitJS(t, ctx, 20*time.Second, "sign box after a reload", `!document.querySelector('#sign-pip').hidden && document.querySelector('#sign-video').videoWidth > 0`)
 	waitJS(t, ctx, 3*time.Second, "box where it was left", fmt.Sprintf(`(() => { const b = document.querySelector('#sign-pip');
 		return Math.abs(b.offsetLeft - %f) < 2 && Math.abs(b.offsetTop - %f) < 2; })()`, dragged[0], dragged[1]))

@@ -270,6 +270,9 @@ func (p *parts) handler(ctx context.Context, log *slog.Logger, hsts bool) http.H
 	mon.Register(mux)
 	maxViewers, maxPerRoom := p.sfu.Limits()
 	p.metrics.Watch(p.sfu, p.captions, monitoring.Limits{MaxViewers: maxViewers, MaxViewersPerRoom: maxPerRoom})
+	if p.turn != nil {
+		p.metrics.WatchTURN(p.turn.srv)
+	}
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	player.Register(mux)
 	return withSecurityHeaders(mux, hsts)

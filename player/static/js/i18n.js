@@ -123,7 +123,7 @@ export function duration(seconds) {
 
 /** A time of day (HH:MM:SS, 24 h) in the interface language. */
 export function time(date) {
-  return new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }).format(date);
+  return new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(date);
 }
 
 const slots = new WeakMap(); // element -> Map(slot name -> node)
