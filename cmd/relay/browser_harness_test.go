@@ -242,8 +242,9 @@ func newBrowser(t *testing.T, fakeMedia bool) *browser {
 }
 
 // newBrowserWith starts Chromium; without autoplay, media with sound needs
-// a user gesture, as in a delegate's everyday browser.
-func newBrowserWith(t *testing.T, fakeMedia, autoplay bool) *browser {
+// a user gesture, as in a delegate's everyday browser. extra are more
+// command-line flags.
+func newBrowserWith(t *testing.T, fakeMedia, autoplay bool, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	if _, err := os.Stat(testkit.Chromium); err != nil {
 		t.Fatalf("the browser tests need Chromium at %s (Debian: apt-get install chromium): %v", testkit.Chromium, err)
@@ -268,6 +269,7 @@ func newBrowserWith(t *testing.T, fakeMedia, autoplay bool) *browser {
 			chromedp.Flag("use-fake-ui-for-media-stream", true),
 			chromedp.Flag("allow-loopback-in-peer-connection", true))
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	b := &browser{t: t, ctx: ctx}

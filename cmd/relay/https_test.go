@@ -118,23 +118,9 @@ func TestHTTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	ca.issue(t, 100, certFile, keyFile)
 
 	cfg := serveConfig{Addr: "127.0.0.1:0", DataDir: dir, Demo: true, Shutdown: 2 * time.Second, TLSCert: certFile, TLSKey: keyFile}
-	ctx, cancel := context.WithCancel(context.Background())
-	started, done := make(chan string, 1), make(chan error, 1)
 	logs := &syncLog{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() { done <- serve(ctx, cfg, log, io.Discard, started) }()
-	var addr string
-	select {
-	case addr = <-started:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	addr := startServe(t, cfg, logs)
+	ctx := t.Context()
 	base := "https://" + addr
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}, ForceAttemptHTTP2: true}}
 
@@ -218,6 +204,30 @@ func TestHTTPSCertificateReloadOnSIGHUP(t *testing.T) {
 	waitPackets("after a broken renewal", got)
 	if !strings.Contains(logs.String(), "certificate reload failed") {
 		t.Error("a failed reload is not in the log")
+	}
+}
+
+// startServe runs serve with cfg until the test ends, logging to logs,
+// and returns its HTTP address.
+func startServe(t *testing.T, cfg serveConfig, logs io.Writer) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	started, done := make(chan string, 1), make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	go func() { done <- serve(ctx, cfg, log, io.Discard, started) }()
+	select {
+	case addr := <-started:
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+		return addr
+	case err := <-done:
+		cancel()
+		t.Fatal(err)
+		return ""
 	}
 }
 

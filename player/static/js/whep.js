@@ -1,6 +1,8 @@
 // WHEP: one playback session with the relay (RFC 9725 style, non-trickle).
-// The offer is sent once every ICE candidate is gathered; no STUN server is
-// used: the relay answers with its own candidates.
+// The offer is sent once every ICE candidate is gathered. Before it, OPTIONS
+// asks the relay for its ICE servers (its built-in TURN server, as Link
+// headers): a delegate whose network lets only TLS on 443 out gets in
+// through TURNS; everyone else keeps the direct path, which ICE prefers.
 
 export class HTTPError extends Error {
   constructor(status, message, retryAfterMs) {
@@ -25,6 +27,70 @@ export function gathered(pc, ms = 3000) {
     }
     pc.addEventListener('icegatheringstatechange', check);
   });
+}
+
+/**
+ * The relay's ICE servers for url (a WHIP or WHEP endpoint), from the Link
+ * headers of OPTIONS (RFC 9725 §4.6); [] when it has none or cannot say
+ * (the session then goes without TURN rather than not at all).
+ */
+export async function iceServers(url, token, signal) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  try {
+    const res = await fetch(url, { method: 'OPTIONS', headers, signal });
+    if (!res.ok) return [];
+    return parseICELinks(res.headers.get('Link') || '');
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return [];
+  }
+}
+
+/**
+ * The RTCPeerConnection configuration for a session with url: the relay's
+ * ICE servers; with ?ice=relay in the page's URL, TURN only (the AV
+ * team's check that the TURN path works from a given network).
+ */
+export async function rtcConfig(url, token, signal) {
+  const config = { bundlePolicy: 'max-bundle', iceServers: await iceServers(url, token, signal) };
+  if (new URLSearchParams(location.search).get('ice') === 'relay') config.iceTransportPolicy = 'relay';
+  return config;
+}
+
+/** The rel="ice-server" links of a Link header value, as RTCIceServer. */
+export function parseICELinks(value) {
+  const out = [];
+  for (const link of splitUnquoted(value, ',')) {
+    const m = /^\s*<([^>]*)>(.*)$/s.exec(link);
+    if (!m || !/^(stuns?|turns?):/.test(m[1])) continue;
+    const params = {};
+    for (const p of splitUnquoted(m[2], ';')) {
+      const eq = p.indexOf('=');
+      if (eq < 0) continue;
+      params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/s, '$1');
+    }
+    if (params.rel !== 'ice-server') continue;
+    const server = { urls: m[1] };
+    if (params.username) Object.assign(server, { username: params.username, credential: params.credential || '' });
+    out.push(server);
+  }
+  return out;
+}
+
+function splitUnquoted(s, sep) {
+  const out = [];
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '"') quoted = !quoted;
+    else if (s[i] === sep && !quoted) {
+      out.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(s.slice(start));
+  return out;
 }
 
 /** Posts an SDP offer; returns {answer, location} or throws HTTPError. */
@@ -127,7 +193,7 @@ export class Session {
  * the URL.
  */
 export async function connect({ url, token, audioOnly = false, floorMix = false, sign = false, query = {}, signal }) {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const pc = new RTCPeerConnection(await rtcConfig(url, token, signal));
   const stream = new MediaStream();
   const floor = floorMix ? new MediaStream() : null;
   const signStream = sign && !audioOnly ? new MediaStream() : null;
