@@ -213,25 +213,20 @@ func (p *parts) newSFU(c serveConfig, fc *fileConfig, bindIP net.IP, rooms []rel
 	if c.PublicIP != "" {
 		publicIPs = strings.Split(c.PublicIP, ",")
 	}
-	return relay.New(relay.Config{
+	cfg := relay.Config{
 		ObserveRequest: p.metrics.ObserveRequest,
 		Logger:         log, Auth: p.authority, BindIP: bindIP, UDPPort: c.UDPPort, TCPPort: c.TCPPort, PublicIPs: publicIPs,
 		Rooms: rooms, MaxRooms: fc.Limits.MaxRooms, MaxViewers: fc.Limits.MaxViewers, MaxViewersPerRoom: fc.Limits.MaxViewersPerRoom,
 		ConnectTimeout: fc.Limits.ConnectTimeout, MaxPendingPerAddr: fc.Limits.ConnectingPerAddress,
 		RequestRate: fc.Limits.OffersPerSecond, RequestBurst: fc.Limits.OfferBurst,
-		ICEServers: func(r *http.Request, room string) []relay.ICEServer {
-			if p.turn == nil {
-				return nil
-			}
-			return p.turn.iceServers(r, room)
-		},
-		TURNVia: func(a netip.AddrPort) (string, bool) {
-			if p.turn == nil {
-				return "", false
-			}
-			return p.turn.via(a)
-		},
-	})
+	}
+	if c.TURNPort != 0 || c.TURNSPort != 0 {
+		// p.turn is started once the certificate is known, before the
+		// HTTP server serves: these run after it exists.
+		cfg.ICEServers = func(r *http.Request, room string) []relay.ICEServer { return p.turn.iceServers(r, room) }
+		cfg.TURNVia = func(a netip.AddrPort) (string, bool) { return p.turn.via(a) }
+	}
+	return relay.New(cfg)
 }
 
 // newCaptions builds the caption service; a room's captions are as private
