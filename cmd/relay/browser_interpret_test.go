@@ -187,7 +187,7 @@ func TestBrowserInterpreter(t *testing.T) {
 	r := startPageRelay(t, "rooms:\n  - name: hall\n    title: Plenary hall\n    languages: [fr]\n")
 	publishSilentFloor(t, r, room)
 	tok := r.token(auth.RoleInterpreter, room, "fr")
-	consoleURL := r.url("/interpret/" + room + "?lang=fr&token=" + url.QueryEscape(tok))
+	consoleURL := r.url("/interpret/" + room + "?lang=fr&ui=en&token=" + url.QueryEscape(tok))
 
 	b := newBrowser(t, true)
 	booth1 := b.ctx
@@ -334,7 +334,7 @@ func TestBrowserInterpreterSetup(t *testing.T) {
 	ctx := b.ctx
 	setViewport(t, ctx, 1280, 800, false)
 
-	navigate(t, ctx, r.url("/interpret/hall?lang=fr&token="+url.QueryEscape(r.token(auth.RoleInterpreter, "hall", "fr"))))
+	navigate(t, ctx, r.url("/interpret/hall?lang=fr&ui=en&token="+url.QueryEscape(r.token(auth.RoleInterpreter, "hall", "fr"))))
 	waitJS(t, ctx, 10*time.Second, "floor not live yet", `document.querySelector('#floor').dataset.state === 'waiting'`)
 	if got := text(t, ctx, "#floor-state"); !strings.Contains(got, "Not live yet") {
 		t.Errorf("floor before it starts: %q", got)
@@ -351,7 +351,7 @@ func TestBrowserInterpreterSetup(t *testing.T) {
 		t.Log("Chromium played the floor's sound without a gesture (the page captures the microphone)")
 	}
 
-	navigate(t, ctx, r.url("/interpret/hall?lang=ar"))
+	navigate(t, ctx, r.url("/interpret/hall?lang=ar&ui=en"))
 	waitJS(t, ctx, 5*time.Second, "setup form", `!document.querySelector('#setup').hidden && document.querySelector('#desk').hidden`)
 	if v := eval[string](t, ctx, `document.querySelector('#f-lang').value`); v != "ar" {
 		t.Errorf("language field %q, want ar from the URL", v)

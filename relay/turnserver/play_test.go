@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
@@ -230,4 +231,97 @@ func waitVideo(t *testing.T, v *peer.Viewer, n uint64) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%d video packets after 15 s, want over %d", v.Stats(webrtc.RTPCodecTypeVideo).Packets, n)
+}
+
+// Garbage to every TURN listener and a flood of allocations (forged, and
+// valid ones past the credential's quota) leave a viewer playing through
+// TURN undisturbed.
+func TestTURNFloodLeavesViewersPlaying(t *testing.T) {
+	tr := startTURNRelay(t)
+	c, err := clip.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	go func() { _ = tr.srv.PublishClip(ctx, "hall", "", c) }()
+	tr.waitLive(t, "hall")
+	user, pass := tr.turn.Credentials("hall", time.Now().Add(time.Hour))
+	v, err := peer.View(ctx, peer.ViewConfig{URL: tr.url + "/whep/hall", Options: peer.Options{Loopback: true, RelayOnly: true,
+		ICEServers: []webrtc.ICEServer{{URLs: []string{tr.turnURL(turnserver.UDP)}, Username: user, Credential: pass}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close(true)
+	waitVideo(t, v, 100)
+	before := v.Stats(webrtc.RTPCodecTypeVideo)
+
+	// Garbage: random datagrams, STUN-looking headers with nonsense
+	// attributes, and streams of junk over TCP and TLS.
+	junk := make([]byte, 1200)
+	udp, err := net.Dial("udp4", tr.turn.Addr(turnserver.UDP).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	for i := 0; i < 3000; i++ {
+		_, _ = rand.Read(junk)
+		n := 20 + i%1000
+		if i%2 == 0 { // a STUN header: type Allocate, the magic cookie, a bogus length
+			junk[0], junk[1], junk[4], junk[5], junk[6], junk[7] = 0x00, 0x03, 0x21, 0x12, 0xa4, 0x42
+		}
+		_, _ = udp.Write(junk[:n])
+	}
+	for _, tls := range []bool{false, true} {
+		for i := 0; i < 30; i++ {
+			var conn net.Conn
+			if tls {
+				conn, err = tlsDial(tr.turn.Addr(turnserver.TLS).String())
+			} else {
+				conn, err = net.Dial("tcp4", tr.turn.Addr(turnserver.TCP).String())
+			}
+			if err != nil {
+				continue // refused or reset: also fine
+			}
+			_, _ = rand.Read(junk)
+			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = conn.Write(junk)
+			conn.Close()
+		}
+	}
+	// Allocations: forged, and valid past the quota.
+	for i := 0; i < 40; i++ {
+		u, p := user, pass
+		if i%2 == 0 {
+			p = "forged"
+		}
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: tr.turn.Addr(turnserver.UDP).String(), Username: u, Password: p,
+			Realm: tr.turn.Realm(), Conn: conn, RTO: 100 * time.Millisecond})
+		if err == nil && cl.Listen() == nil {
+			if a, err := cl.Allocate(); err == nil {
+				defer a.Close()
+			}
+			defer cl.Close()
+		}
+		defer conn.Close()
+	}
+	if st := tr.turn.Stats()["hall"]; st.Allocations > 4 {
+		t.Errorf("%d allocations on one credential, quota 4", st.Allocations)
+	}
+	time.Sleep(2 * time.Second)
+	after := v.Stats(webrtc.RTPCodecTypeVideo)
+	got, missing := after.Packets-before.Packets, after.MissingTotal-before.MissingTotal
+	t.Logf("during the flood: %d video packets, %d missing", got, missing)
+	if got < 100 || float64(missing) > 0.01*float64(got) {
+		t.Errorf("the TURN viewer during the flood: %d packets, %d missing", got, missing)
+	}
+}
+
+func tlsDial(addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: time.Second}
+	return tls.DialWithDialer(d, "tcp4", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // junk sender
 }
