@@ -1,9 +1,10 @@
 // WHIP: publishes a local camera/microphone stream to the relay
-// (non-trickle: the offer carries every candidate), as one video stream or
+// (non-trickle: the offer carries every candidate; the relay's TURN server,
+// if it has one, comes from OPTIONS first), as one video stream or
 // as three simulcast layers (RFC 8853: the offer's a=simulcast and a=rid
 // lines come from the video transceiver's sendEncodings).
 
-import { Session, gathered, postOffer } from './whep.js';
+import { Session, gathered, postOffer, rtcConfig } from './whep.js';
 
 /**
  * The simulcast layers, lowest first as browsers list them: a quarter of
@@ -21,7 +22,7 @@ export const SIMULCAST = Object.freeze([
  * cap; maxBitrateKbps is for a single stream).
  */
 export async function publish({ url, token, stream, maxBitrateKbps = 0, simulcast = false, signal }) {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const pc = new RTCPeerConnection(await rtcConfig(url, token, signal));
   try {
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
