@@ -36,6 +36,7 @@ func runLoad(args []string, out, progress io.Writer) error {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
 	fs.BoolVar(&cfg.NoAudio, "no-audio", false, "viewers take video only")
 	fs.BoolVar(&cfg.Feedback, "feedback", false, "with --full-viewers: viewers send congestion feedback (TWCC, NACKs, reports) as browsers do, so the relay estimates their bandwidth")
+	fs.StringVar(&cfg.TURN, "turn", "", "with --full-viewers: viewers reach the relay only through its TURN server over udp, tcp or tls")
 	fs.BoolVar(&cfg.FullViewers, "full-viewers", false, "decrypt every packet through pion's whole receive path (default: count packets from their headers after the first keyframe, much cheaper)")
 	fs.IntVar(&cfg.CaptionViewers, "caption-viewers", 0, "caption WebSocket viewers")
 	fs.Float64Var(&cfg.CueRate, "cue-rate", 0, "captioner finals per second (0: no captioner)")
@@ -49,6 +50,9 @@ func runLoad(args []string, out, progress io.Writer) error {
 	}
 	if cfg.Feedback && !cfg.FullViewers {
 		return errors.New("--feedback needs --full-viewers: header-only viewers see no packets to give feedback on")
+	}
+	if cfg.TURN != "" && (!cfg.FullViewers || (cfg.TURN != "udp" && cfg.TURN != "tcp" && cfg.TURN != "tls")) {
+		return errors.New("--turn is udp, tcp or tls, with --full-viewers (header-only viewers read RTP off their own socket, not through TURN)")
 	}
 	if cfg.Viewers < 0 || cfg.Viewers > 5000 || cfg.CaptionViewers < 0 || cfg.CaptionViewers > 50000 {
 		return errors.New("--viewers must be 0..5000 and --caption-viewers 0..50000")

@@ -49,6 +49,10 @@ type Config struct {
 	// them, as browsers send: the relay then estimates each viewer's
 	// bandwidth (what that costs is what it measures).
 	Feedback bool
+	// TURN, when "udp", "tcp" or "tls", makes full viewers reach the relay
+	// only through its TURN server over that transport (the ICE servers
+	// its OPTIONS gives, relay-only ICE), to measure what TURN costs.
+	TURN string
 
 	// CaptionViewers connect after the captioner (which creates their
 	// language: viewers create none), from several loopback addresses when
@@ -237,21 +241,58 @@ func (r *runner) rampViewers(ctx context.Context) {
 func (r *runner) startViewer(ctx context.Context, i int) {
 	vctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
+	opts := r.opts
+	var err error
+	if r.cfg.TURN != "" {
+		if opts, err = r.turnOptions(vctx); err != nil {
+			r.fail(err)
+			return
+		}
+	}
 	v, err := peer.View(vctx, peer.ViewConfig{
-		URL: r.base + "/whep/" + r.cfg.Room, Options: r.opts, NoAudio: r.cfg.NoAudio, HeaderOnly: !r.cfg.FullViewers,
+		URL: r.base + "/whep/" + r.cfg.Room, Options: opts, NoAudio: r.cfg.NoAudio, HeaderOnly: !r.cfg.FullViewers,
 		Interceptors: r.cfg.Feedback,
 		OnPacket:     r.watch(r.rx[i], r.hists[i%len(r.hists)]),
 	})
 	if err != nil {
-		r.failMu.Lock()
-		r.sum.ViewersFailed++
-		if len(r.sum.FailReasons) < 5 {
-			r.sum.FailReasons = append(r.sum.FailReasons, err.Error())
-		}
-		r.failMu.Unlock()
+		r.fail(err)
 		return
 	}
 	r.viewers[i] = v
+}
+
+// fail counts a viewer that did not connect, and keeps a few reasons.
+func (r *runner) fail(err error) {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	r.sum.ViewersFailed++
+	if len(r.sum.FailReasons) < 5 {
+		r.sum.FailReasons = append(r.sum.FailReasons, err.Error())
+	}
+}
+
+// turnOptions are a viewer's options for reaching the relay only through
+// its TURN server over cfg.TURN: the relay's ICE servers of that
+// transport, with fresh credentials.
+func (r *runner) turnOptions(ctx context.Context) (peer.Options, error) {
+	servers, err := peer.FetchICEServers(ctx, r.opts, r.base+"/whep/"+r.cfg.Room, "")
+	if err != nil {
+		return r.opts, fmt.Errorf("ICE servers: %w", err)
+	}
+	o := r.opts
+	o.RelayOnly = true
+	for _, s := range servers {
+		u := s.URLs[0]
+		tls := strings.HasPrefix(u, "turns:")
+		tcp := strings.Contains(u, "transport=tcp")
+		if (r.cfg.TURN == "tls" && tls) || (r.cfg.TURN == "tcp" && tcp && !tls) || (r.cfg.TURN == "udp" && !tcp && !tls) {
+			o.ICEServers = append(o.ICEServers, s)
+		}
+	}
+	if len(o.ICEServers) == 0 {
+		return o, fmt.Errorf("the relay offers no TURN over %s (start it with --turn-port or --turns-port)", r.cfg.TURN)
+	}
+	return o, nil
 }
 
 func (r *runner) closeViewers() {

@@ -1,7 +1,6 @@
 package turnserver
 
 import (
-	"crypto/rand"
 	"errors"
 	"net"
 	"net/netip"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/pion/turn/v5"
 )
-
-var randRead = rand.Read
 
 var errNoTCPRelay = errors.New("turn: TCP allocations (RFC 6062) are not offered: media is relayed over UDP")
 

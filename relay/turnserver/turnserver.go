@@ -10,6 +10,7 @@ package turnserver
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha1" //nolint:gosec // TURN REST credentials are defined with HMAC-SHA1
 	"crypto/tls"
 	"encoding/base64"
@@ -194,7 +195,7 @@ func (s *Server) Close() error {
 // ("<room>/<id>"), valid until expiry.
 func (s *Server) Credentials(room string, expiry time.Time) (username, password string) {
 	var id [6]byte
-	_, _ = randRead(id[:])
+	_, _ = rand.Read(id[:])
 	username = strconv.FormatInt(expiry.Unix(), 10) + ":" + room + "/" + base64.RawURLEncoding.EncodeToString(id[:])
 	return username, s.password(username)
 }
