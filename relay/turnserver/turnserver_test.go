@@ -235,3 +235,31 @@ func FuzzParseUsername(f *testing.F) {
 		}
 	})
 }
+
+// Behind 1:1 NAT (--public-ip) an allocation is advertised at the public
+// address, while it is opened (and seen by the relay) on the local one.
+func TestTURNAdvertisesPublicAddress(t *testing.T) {
+	peer := media(t)
+	s, err := New(Config{
+		Secret: []byte("0123456789abcdef0123456789abcdef"), UDPAddr: "127.0.0.1:0",
+		RelayIP: net.IPv4(127, 0, 0, 1), AdvertiseIP: net.IPv4(203, 0, 113, 7),
+		Peers: []netip.AddrPort{peer.LocalAddr().(*net.UDPAddr).AddrPort()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
+	relayed, err := dial(t, s, UDP, user, pass).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relayed.Close()
+	ra := relayed.LocalAddr().(*net.UDPAddr)
+	if !ra.IP.Equal(net.IPv4(203, 0, 113, 7)) {
+		t.Errorf("relayed address %v, want the public 203.0.113.7", ra)
+	}
+	if _, ok := s.Via(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ra.Port))); !ok {
+		t.Error("the allocation is not known by its local address (what the relay's ICE sees)")
+	}
+}
