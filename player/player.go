@@ -4,6 +4,13 @@
 // bundler, no CDN, no inline script, so that a strict Content-Security-Policy
 // holds.
 //
+// Every page is in the six UN languages (static/i18n/{ar,en,es,fr,ru,
+// zh-Hans}.json, English the fallback) through i18n.js: ?ui=, the last
+// choice, the page's caption or channel language, the browser's; a
+// switcher in the top bar; Arabic right to left (CSS logical properties).
+// The catalogue test (i18n_test.go) checks every key the pages use is in
+// every catalogue, with every plural form the language needs.
+//
 // Pages and their modules (static/js):
 //
 //	lobby.html    lobby.js: rooms, live state, viewers, caption languages and
@@ -21,7 +28,8 @@
 //	              its movable box), quality.js (the video quality menu: Auto
 //	              or a simulcast layer), panels.js, menu.js, langs.js,
 //	              stats.js (getStats indicator, the estimate's words),
-//	              prefs.js
+//	              prefs.js, captionlive.js (final caption lines said to
+//	              screen readers, politely)
 //	caption.html  console.js wires captioner.js (acks, resend of unacked
 //	              lines with the same id), captions.js + overlay.js (preview)
 //	publish.html  publish.js wires whip.js (one stream, or three simulcast
@@ -30,9 +38,15 @@
 //	              interpret.js wires floor.js (the floor over WHEP with the
 //	              interpreter token, and its delay), booth.js (the channel on
 //	              air over WHIP, muting, handover), coughkey.js (hold to
-//	              mute), levelmeter.js (the microphone's level, WebAudio)
+//	              mute), levelmeter.js (the microphone's level, WebAudio),
+//	              boothwords.js (the booth's and floor's states in words)
 //	monitor.html  monitor.js wires roomfeed.js (the event stream, read with
-//	              fetch: reconnects after any failure, sends the admin token)
+//	              fetch: reconnects after any failure, sends the admin token),
+//	              monitorfmt.js (figures and states in words), monitortables.js
+//	              (the layer and channel tables)
+//
+// whep.js and whip.js ask the relay for its ICE servers (OPTIONS, RFC 9725
+// Link headers: its TURN server) before every offer.
 package player
 
 import (

@@ -90,8 +90,8 @@ export class CaptionerLink extends EventTarget {
         const why = await this.probe();
         if (why) return this.setState('refused', why);
       }
-      if (e.code === 4029) this.setState('reconnecting', 'Too many messages: slowing down.');
-      else this.setState('reconnecting', this.pending().length ? `${this.pending().length} line(s) waiting to be sent` : '');
+      // The page words the state; 'rate-limited' says why it waits longer.
+      this.setState('reconnecting', e.code === 4029 ? 'rate-limited' : '');
       setTimeout(() => this.connect(), this.backoff.next());
     };
   }
@@ -224,6 +224,7 @@ export class CaptionerLink extends EventTarget {
       if (line && line.state === 'pending') {
         line.state = 'error';
         line.error = m.error;
+        line.errorKind = 'line';
         this.changed();
         return;
       }
@@ -237,7 +238,8 @@ export class CaptionerLink extends EventTarget {
       this.corrections.delete(m.seq);
       if (line) {
         delete line.correcting;
-        line.error = `Correction refused: ${m.error}`;
+        line.error = m.error; // the relay's reason; the page says it was a correction
+        line.errorKind = 'correction';
       }
       this.changed();
       return;

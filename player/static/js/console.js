@@ -6,7 +6,8 @@ import { fetchRoom, roomLanguages } from './api.js';
 import { CaptionFeed } from './captions.js';
 import { CaptionerLink } from './captioner.js';
 import { CueStore } from './cuestore.js';
-import { $, announce, clock, el, roomFromPath } from './dom.js';
+import { $, announce, el, roomFromPath } from './dom.js';
+import { init, num, t, time } from './i18n.js';
 import { dir, label, nativeName } from './langs.js';
 import { CaptionOverlay } from './overlay.js';
 
@@ -21,6 +22,11 @@ const app = {
   lang: '',
   editing: null, // id of the line being corrected
   draft: null, // its text as typed so far (survives re-renders)
+  focusEdit: false, // the correction field takes the focus when next drawn
+  title: '', // the room's title, once known
+  linkState: { state: 'idle', detail: '' },
+  status: null, // the relay's last status message
+  setupError: null, // () => the setup form's error, in the interface language
 };
 
 // ---- setup ------------------------------------------------------------------
@@ -43,22 +49,51 @@ function fromURL() {
   return { token, lang: q.get('lang') || '', name: q.get('name') || '' };
 }
 
-async function showSetup(values, error = '') {
+async function showSetup(values, error = null) {
   $('#desk').hidden = true;
   $('#setup').hidden = false;
   $('#f-lang').value = values.lang || '';
   $('#f-token').value = values.token || '';
   $('#f-name').value = values.name || '';
-  $('#setup-error').hidden = !error;
-  $('#setup-error').textContent = error;
+  app.setupError = error;
+  showSetupError();
   (error ? $('#f-token') : values.lang ? $('#f-token') : $('#f-lang')).focus();
   try {
     const info = await fetchRoom(room);
-    if (info) $('#title').textContent = `${info.title || room}: captioner console`;
-    $('#room-langs').replaceChildren(...roomLanguages(info).map((l) => el('option', { value: l }, label(l))));
+    if (info) app.title = info.title || room;
+    showTitle();
+    app.roomLangs = roomLanguages(info);
+    showRoomLangs();
   } catch {
     // suggestions only
   }
+}
+
+function showSetupError() {
+  const text = app.setupError ? app.setupError() : '';
+  $('#setup-error').hidden = !text;
+  $('#setup-error').textContent = text;
+}
+
+function showRoomLangs() {
+  $('#room-langs').replaceChildren(...(app.roomLangs || []).map((l) => el('option', { value: l }, label(l))));
+}
+
+/**
+ * The caption field's hint is in the interface language while the field
+ * runs in the caption language's direction: an isolate keeps its words in
+ * their own order (an Arabic hint in an English field, or the reverse).
+ */
+function showPlaceholder() {
+  $('#typing').placeholder = `\u2068${t('caption.typing_placeholder')}\u2069`;
+}
+
+function showTitle() {
+  // The room's name keeps its own direction inside the sentence.
+  $('#title').textContent = app.title ? t('caption.console_of', { room: `\u2068${app.title}\u2069` }) : t('caption.console');
+  document.title = app.lang && !$('#desk').hidden
+    ? t('caption.doc_title_lang', { lang: nativeName(app.lang), room })
+    : t('caption.doc_title');
 }
 
 $('#setup').addEventListener('submit', (e) => {
@@ -71,6 +106,8 @@ $('#setup').addEventListener('submit', (e) => {
   }
   const q = new URLSearchParams({ lang: values.lang });
   if (values.name) q.set('name', values.name);
+  const ui = new URLSearchParams(location.search).get('ui');
+  if (ui) q.set('ui', ui);
   history.replaceState(null, '', `${location.pathname}?${q}`);
   start(values);
 });
@@ -82,13 +119,15 @@ $('#switch').addEventListener('click', () => {
 
 // ---- the desk ---------------------------------------------------------------
 
-const STATE_TEXT = {
-  connecting: 'Connecting…',
-  open: 'Connected',
-  reconnecting: 'Reconnecting…',
-  refused: 'Refused',
-  idle: 'Not connected',
-};
+function stateText(state) {
+  switch (state) {
+    case 'connecting': return t('caption.state_connecting');
+    case 'open': return t('caption.state_open');
+    case 'reconnecting': return t('caption.state_reconnecting');
+    case 'refused': return t('caption.state_refused');
+    default: return t('caption.state_idle');
+  }
+}
 
 function start({ lang, token, name }) {
   app.lang = lang;
@@ -97,12 +136,11 @@ function start({ lang, token, name }) {
   $('#lang-badge').textContent = nativeName(lang);
   $('#lang-badge').lang = lang;
   $('#watch-link').href = `/watch/${encodeURIComponent(room)}?lang=${encodeURIComponent(lang)}`;
+  // What is typed is in the caption language, whatever the interface's.
   const typing = $('#typing');
   typing.lang = lang;
   typing.dir = dir(lang);
-  $('#lines').lang = lang;
-  $('#lines').dir = dir(lang);
-  document.title = `Captioning ${nativeName(lang)} · ${room} · relay`;
+  showTitle();
 
   app.link = new CaptionerLink({ room, lang, token, name });
   app.link.addEventListener('state', (e) => {
@@ -111,7 +149,11 @@ function start({ lang, token, name }) {
     // still waiting for the room to offer it looks again at once.
     if (e.detail === 'open' && app.feed?.state === 'waiting') app.feed.reconnect(0);
   });
-  app.link.addEventListener('lines', renderLines);
+  app.link.addEventListener('lines', () => {
+    renderLines();
+    announceLines();
+  });
+  app.seen = new Map(app.link.lines.map((l) => [l.id, l.state]));
   app.link.addEventListener('status', (e) => showStatus(e.detail));
   app.link.addEventListener('notice', (e) => announce(e.detail));
   app.link.connect();
@@ -132,7 +174,8 @@ function start({ lang, token, name }) {
   app.feed.setLanguages([lang]);
 
   fetchRoom(room).then((info) => {
-    if (info) $('#title').textContent = `${info.title || room}: captioner console`;
+    if (info) app.title = info.title || room;
+    showTitle();
   }).catch(() => {});
   typing.focus();
 }
@@ -151,46 +194,81 @@ function stop() {
 }
 
 function showLinkState({ state, detail }) {
+  app.linkState = { state, detail };
   const status = $('#status');
   status.dataset.state = state === 'refused' ? 'error' : state;
   const waiting = app.link ? app.link.pending().length : 0;
-  let text = STATE_TEXT[state] || state;
-  if (state === 'reconnecting' && waiting) text += ` ${waiting} waiting`;
-  status.textContent = text;
+  let text = stateText(state);
+  if (state === 'reconnecting' && detail === 'rate-limited') text = t('caption.state_slowing');
+  else if (state === 'reconnecting' && waiting) text = t('caption.state_reconnecting_waiting', { n: waiting });
+  if (status.textContent !== text) status.textContent = text;
   if (state === 'refused') {
     const values = { lang: app.lang, token: app.link.token, name: app.link.name };
     stop();
-    showSetup(values, `The relay refused this token for ${room}/${values.lang}: ${detail}`);
+    showSetup(values, () => t('caption.refused', { room, lang: values.lang, reason: detail }));
   }
+}
+
+/** A caption line's number, as the relay counts them. */
+function seqText(seq) {
+  return t('caption.seq', { seq: num(seq, { useGrouping: false }) });
 }
 
 function showLastSeq(seq = 0) {
   app.lastSeq = Math.max(app.lastSeq || 0, seq, app.store ? app.store.lang(app.lang).lastSeq : 0);
-  $('#last-seq').textContent = app.lastSeq ? `#${app.lastSeq}` : 'none yet';
+  $('#last-seq').textContent = app.lastSeq ? seqText(app.lastSeq) : t('caption.none_yet');
+}
+
+/** How a captioner reaches the relay: this console, a platform, the demo. */
+function viaName(via) {
+  switch (via) {
+    case 'ws': return t('caption.via_console');
+    case 'demo': return t('caption.via_demo');
+    case 'youtube': return 'YouTube';
+    case 'zoom': return 'Zoom';
+    default: return via;
+  }
 }
 
 function showStatus(st) {
+  app.status = st;
   // this page's own preview is a viewer too: leave it out
   const own = app.feed?.state === 'open' ? 1 : 0;
-  $('#viewers').textContent = String(Math.max(0, st.viewers - own));
+  $('#viewers').textContent = num(Math.max(0, st.viewers - own));
   showLastSeq(st.seq);
   const list = (st.captioners || []).map((c) =>
     el('li', {},
-      c.name || 'captioner', ' ',
-      c.session === st.you ? el('span', { class: 'you' }, '(you)') : el('span', { class: 'via' }, `${c.via}, since ${clock(new Date(c.since))}`),
+      el('bdi', {}, c.name || t('caption.captioner')), ' ',
+      c.session === st.you ? el('span', { class: 'you' }, t('caption.you'))
+        : el('span', { class: 'via' }, t('caption.via_since', { via: viaName(c.via), time: time(new Date(c.since)) })),
     ));
-  $('#captioners').replaceChildren(...(list.length ? list : [el('li', { class: 'muted' }, 'none')]));
+  $('#captioners').replaceChildren(...(list.length ? list : [el('li', { class: 'muted' }, t('caption.none'))]));
 }
 
 // ---- lines --------------------------------------------------------------------
 
+/** A line's delivery state: its class and words. */
+function lineState(l) {
+  if (l.correcting) return ['pending', t('caption.st_correcting')];
+  if (l.state === 'acked') return ['acked', t('caption.st_delivered', { seq: seqText(l.seq) })];
+  if (l.state === 'error') return ['error', t('caption.st_refused')];
+  return ['pending', t('caption.st_sending')];
+}
+
+function lineError(l) {
+  if (!l.error) return '';
+  return l.errorKind === 'correction' ? t('caption.correction_refused', { reason: l.error }) : l.error;
+}
+
 function lineItem(l) {
-  const st = l.correcting ? ['pending', 'correcting…'] : l.state === 'acked' ? ['acked', `delivered #${l.seq}`] : l.state === 'error' ? ['error', 'not accepted'] : ['pending', 'sending…'];
+  const st = lineState(l);
+  // The line itself is in the caption language; its time, state and buttons in the interface's.
+  const own = { lang: app.lang, dir: dir(app.lang) };
   const li = el('li', { dataset: { id: l.id, state: l.state, seq: l.seq || '' } },
-    el('time', { datetime: new Date(l.at).toISOString() }, clock(new Date(l.at))),
+    el('time', { datetime: new Date(l.at).toISOString() }, time(new Date(l.at))),
   );
   if (app.editing === l.id) {
-    const input = el('input', { class: 'edit-input', type: 'text', value: app.draft ?? l.correcting ?? l.text, 'aria-label': 'Corrected text', lang: app.lang, dir: dir(app.lang) });
+    const input = el('input', { class: 'edit-input', type: 'text', value: app.draft ?? l.correcting ?? l.text, 'aria-label': t('caption.corrected_text'), ...own });
     input.addEventListener('input', () => { app.draft = input.value; });
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.isComposing) {
@@ -209,27 +287,30 @@ function lineItem(l) {
       }
     });
     li.append(input);
-    queueMicrotask(() => {
-      input.focus();
-      input.setSelectionRange(input.value.length, input.value.length);
-    });
+    if (app.focusEdit) {
+      app.focusEdit = false;
+      queueMicrotask(() => {
+        input.focus();
+        input.setSelectionRange(input.value.length, input.value.length);
+      });
+    }
   } else {
-    li.append(el('p', {}, l.correcting || l.text));
+    li.append(el('p', own, l.correcting || l.text));
   }
   li.append(el('span', { class: `st ${st[0]}` }, st[1]));
   const actions = el('span', { class: 'actions' });
   if (l.state === 'acked' && app.editing !== l.id) {
-    actions.append(el('button', { type: 'button', class: 'btn small', 'aria-label': `Correct line ${l.seq}`, onclick: () => edit(l.id) }, 'Correct'));
+    actions.append(el('button', { type: 'button', class: 'btn small', 'aria-label': t('caption.correct_line', { seq: seqText(l.seq) }), onclick: () => edit(l.id) }, t('caption.correct')));
   }
   if (l.state === 'error') {
     actions.append(
-      el('button', { type: 'button', class: 'btn small', onclick: () => app.link.retry(l.id) }, 'Retry'),
-      el('button', { type: 'button', class: 'btn small', onclick: () => app.link.discard(l.id) }, 'Discard'),
+      el('button', { type: 'button', class: 'btn small', onclick: () => app.link.retry(l.id) }, t('caption.retry')),
+      el('button', { type: 'button', class: 'btn small', onclick: () => app.link.discard(l.id) }, t('caption.discard')),
     );
   }
   const meta = el('span', { class: 'meta-row' }, actions);
-  if (l.corrected) meta.prepend(el('span', { class: 'tag-corrected' }, 'corrected'));
-  if (l.error) meta.append(el('span', { class: 'line-error' }, l.error));
+  if (l.corrected) meta.prepend(el('span', { class: 'tag-corrected' }, t('caption.corrected')));
+  if (l.error) meta.append(el('span', { class: 'line-error' }, lineError(l)));
   if (actions.childElementCount || l.corrected || l.error) li.append(meta);
   return li;
 }
@@ -245,9 +326,23 @@ function renderLines() {
   if (app.link.state === 'reconnecting') showLinkState({ state: 'reconnecting', detail: '' });
 }
 
+/** Says politely what became of each line since the last change: delivered, or refused. */
+function announceLines() {
+  const said = [];
+  for (const l of app.link.lines) {
+    const was = app.seen.get(l.id);
+    if (l.state === was) continue;
+    if (l.state === 'acked') said.push(t('caption.announce_delivered', { seq: seqText(l.seq) }));
+    else if (l.state === 'error') said.push(t('caption.announce_refused', { reason: l.error || '' }));
+  }
+  app.seen = new Map(app.link.lines.map((l) => [l.id, l.state]));
+  if (said.length) announce(said.join(' '));
+}
+
 function edit(id) {
   app.editing = id;
   app.draft = null;
+  app.focusEdit = true;
   renderLines();
 }
 
@@ -293,6 +388,25 @@ typing.addEventListener('keydown', (e) => {
 
 addEventListener('pagehide', stop);
 
+// A new interface language: redraw what this module wrote; the socket and
+// the preview carry on.
+document.addEventListener('relay:ui', () => {
+  showTitle();
+  showPlaceholder();
+  showSetupError();
+  showRoomLangs();
+  if (app.link) {
+    showLinkState(app.linkState);
+    renderLines();
+    showLastSeq();
+    if (app.status) showStatus(app.status);
+  } else {
+    $('#status').textContent = stateText(app.linkState.state);
+  }
+});
+
 const initial = fromURL();
+await init({ content: initial.lang || undefined });
+showLinkState({ state: 'idle', detail: '' });
 if (initial.token && initial.lang) start(initial);
 else showSetup(initial);

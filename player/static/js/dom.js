@@ -1,5 +1,7 @@
 // Small DOM helpers shared by the pages.
 
+import { time } from './i18n.js';
+
 /** Returns the element matching selector, or throws: pages know their markup. */
 export function $(selector, root = document) {
   const el = root.querySelector(selector);
@@ -48,9 +50,9 @@ export function sleep(ms, signal) {
   });
 }
 
-/** HH:MM:SS in the viewer's locale and time zone. */
+/** HH:MM:SS in the interface language, in the viewer's time zone. */
 export function clock(date) {
-  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  return time(date);
 }
 
 /** Announces text to screen readers through the page's polite live region. */

@@ -5,6 +5,7 @@
 // muted. The audio graph is made only once the level is above zero. The
 // delegate sets the level with a slider (percent), remembered in prefs.
 
+import { num, t } from './i18n.js';
 import { load, save } from './prefs.js';
 
 export const MAX = 0.5;
@@ -46,18 +47,20 @@ export class FloorMix {
 
   /**
    * Drives the level from a range input (0 to 50, percent) and shows it in
-   * output; the last level is remembered.
+   * output (in the interface language, again when it changes); the last
+   * level is remembered.
    */
   bindSlider(input, output) {
     const show = () => {
       const pct = Math.round(this.level * 100);
-      const text = pct ? `${pct} %` : 'Off';
+      const text = pct ? num(pct / 100, { style: 'percent' }) : t('watch.floor_mix_off');
       input.value = String(pct);
       input.setAttribute('aria-valuetext', text);
       output.textContent = text;
     };
     this.setLevel((Number(load('floorMix', 0)) || 0) / 100);
     show();
+    document.addEventListener('relay:ui', show);
     input.addEventListener('input', () => {
       const pct = Number(input.value);
       save('floorMix', pct);

@@ -5,10 +5,10 @@
 // cannot load still reads. The interface language is separate from the
 // caption and channel language, and defaults to it.
 //
-// Markup:  data-i18n="key"                       text (children with
-//          data-slot="name" stay, placed where the string says {name})
-//          data-i18n-attr="aria-label:key;title:key2"  attributes
-// Script:  t('key', {n: 3, name: 'x'})           {n} picks the plural form
+// Markup:  data-i18n names the key of the element's text (children with
+//          data-slot="name" stay, placed where the string says {name});
+//          data-i18n-attr lists attributes and keys, "aria-label:k1;title:k2"
+// Script:  t(key, {n: 3, name: 'x'})             {n} picks the plural form
 // Pages re-render what they wrote themselves on the 'relay:ui' event.
 
 import { dir, match } from './langs.js';

@@ -8,6 +8,8 @@ import { Booth } from './booth.js';
 import { HoldKey } from './coughkey.js';
 import { $, announce, el, roomFromPath, sleep } from './dom.js';
 import { FloorLink } from './floor.js';
+import { airWords, floorWords } from './boothwords.js';
+import { init, num, t } from './i18n.js';
 import { dir, label, nativeName } from './langs.js';
 import { LevelMeter } from './levelmeter.js';
 
@@ -28,6 +30,15 @@ const app = {
   camera: null, // the camera track of a sign-language interpreter
   polling: null, // AbortController of the channel poll
   tag: '', // this console's session on the relay, once known
+  title: '', // the room's title, once known
+  // What the page shows, kept to be worded again in another interface language.
+  air: { state: 'off', detail: '' },
+  floorState: { state: 'connecting', detail: '' },
+  delay: null,
+  channel: null, // the last /api/rooms reading of the channel ({ch, live}), or 'unreachable'
+  error: null, // () => the device error, in the interface language
+  setupError: null,
+  roomLangs: [],
 };
 
 /** Sign languages: the tags of the contract, and anything under sgn-. */
@@ -67,12 +78,16 @@ async function showSetup(values, error = '') {
   $('#room-name').textContent = room;
   try {
     const info = await fetchRoom(room);
-    if (info?.title) $('#room-name').textContent = info.title;
-    const langs = new Set([...(info?.languages || []), ...(info?.channels || []).map((c) => c.lang)]);
-    $('#room-langs').replaceChildren(...[...langs].map((l) => el('option', { value: l }, label(l))));
+    if (info?.title) $('#room-name').textContent = app.title = info.title;
+    app.roomLangs = [...new Set([...(info?.languages || []), ...(info?.channels || []).map((c) => c.lang)])];
+    showRoomLangs();
   } catch {
     // suggestions only
   }
+}
+
+function showRoomLangs() {
+  $('#room-langs').replaceChildren(...app.roomLangs.map((l) => el('option', { value: l }, label(l))));
 }
 
 $('#setup').addEventListener('submit', (e) => {
@@ -83,7 +98,10 @@ $('#setup').addEventListener('submit', (e) => {
   } catch {
     // kept in memory only
   }
-  history.replaceState(null, '', `${location.pathname}?${new URLSearchParams({ lang: values.lang })}`);
+  const q = new URLSearchParams({ lang: values.lang });
+  const ui = new URLSearchParams(location.search).get('ui');
+  if (ui) q.set('ui', ui);
+  history.replaceState(null, '', `${location.pathname}?${q}`);
   start(values);
 });
 
@@ -100,20 +118,14 @@ function start({ lang, token }) {
   app.token = token;
   $('#setup').hidden = true;
   $('#desk').hidden = false;
-  const name = $('#lang-name');
-  name.textContent = nativeName(lang);
-  name.lang = lang;
-  name.dir = dir(lang);
-  $('#lang-tag').textContent = lang;
+  showLang(lang);
   $('#room-name').textContent = room;
   $('#watch-link').href = `/watch/${encodeURIComponent(room)}?lang=${encodeURIComponent(lang)}`;
-  document.title = `Interpreting into ${nativeName(lang)} · ${room} · relay`;
   const sign = isSignLanguage(lang);
   $('#camera-field').hidden = !sign;
   $('#camera-on').checked = sign;
   // A sign-language interpreter signs: the microphone stays off unless chosen.
-  $('#mic').replaceChildren(...(sign ? [el('option', { value: NO_MIC, selected: true }, 'No microphone')] : []),
-    el('option', { value: '' }, 'Default microphone'));
+  $('#mic').replaceChildren(...(sign ? [noMicOption(true)] : []), el('option', { value: '' }, t('interpret.default_mic')));
 
   app.booth = new Booth({ room, lang, token });
   app.booth.addEventListener('state', (e) => showAir(e.detail));
@@ -133,6 +145,15 @@ function start({ lang, token }) {
   });
 }
 
+/** The language interpreted into, by its own name, in its own direction. */
+function showLang(lang) {
+  const name = $('#lang-name');
+  name.textContent = nativeName(lang);
+  name.lang = lang;
+  name.dir = dir(lang);
+  $('#lang-tag').textContent = lang;
+}
+
 function stop() {
   app.booth?.goOffAir();
   app.booth = null;
@@ -149,9 +170,16 @@ function stop() {
 
 // ---- devices ----------------------------------------------------------------
 
-function showError(text) {
+/** Shows a device error: words() gives it in the interface language (null: none). */
+function showError(words) {
+  app.error = words;
+  const text = words ? words() : '';
   $('#error').hidden = !text;
-  $('#error').textContent = text || '';
+  $('#error').textContent = text;
+}
+
+function noMicOption(selected) {
+  return el('option', { value: NO_MIC, selected }, t('interpret.no_mic'));
 }
 
 function wantsCamera() {
@@ -160,7 +188,7 @@ function wantsCamera() {
 
 /** Opens the chosen microphone (and camera); keeps what it cannot replace. */
 async function openDevices() {
-  showError('');
+  showError(null);
   const micId = $('#mic').value;
   const camId = $('#camera').value;
   const wantMic = micId !== NO_MIC;
@@ -175,9 +203,9 @@ async function openDevices() {
         video: wantCam && { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 }, ...(camId ? { deviceId: { exact: camId } } : {}) },
       });
     } catch (err) {
-      showError(err.name === 'NotAllowedError'
-        ? 'The browser was not allowed to use the microphone. Allow it in the address bar, then choose the microphone again.'
-        : `Could not open the ${wantCam ? 'camera or microphone' : 'microphone'}: ${err.message || err.name}`);
+      const reason = err.message || err.name;
+      showError(() => (err.name === 'NotAllowedError' ? t('interpret.mic_not_allowed')
+        : wantCam ? t('interpret.cannot_open_devices', { reason }) : t('interpret.cannot_open_mic', { reason })));
       updateButtons();
       return;
     }
@@ -194,7 +222,8 @@ async function openDevices() {
   app.camera = cam;
   for (const track of [mic, cam]) {
     track?.addEventListener('ended', () => {
-      if (track === app.mic || track === app.camera) showError(`The ${track.kind === 'audio' ? 'microphone' : 'camera'} stopped (unplugged, or taken by another program). Choose it again below.`);
+      if (track !== app.mic && track !== app.camera) return;
+      showError(() => (track.kind === 'audio' ? t('interpret.mic_stopped') : t('interpret.camera_stopped')));
     });
   }
   app.meter?.close();
@@ -209,14 +238,15 @@ async function listDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
   const fill = (sel, kind, current, noun, extra) => {
     const list = devices.filter((d) => d.kind === kind);
-    const options = list.map((d, i) => el('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || `${noun} ${i + 1}`));
+    const options = list.map((d, i) => el('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || noun(i + 1)));
     sel.replaceChildren(...options, ...extra);
   };
   const sign = !$('#camera-field').hidden;
   // A sign-language interpreter may work without a microphone.
-  const noMic = sign ? [el('option', { value: NO_MIC, selected: !app.mic }, 'No microphone')] : [];
-  fill($('#mic'), 'audioinput', app.mic?.getSettings().deviceId, 'Microphone', noMic);
-  fill($('#camera'), 'videoinput', app.camera?.getSettings().deviceId, 'Camera', []);
+  const noMic = sign ? [noMicOption(!app.mic)] : [];
+  fill($('#mic'), 'audioinput', app.mic?.getSettings().deviceId, (i) => t('interpret.mic_n', { i }), noMic);
+  fill($('#camera'), 'videoinput', app.camera?.getSettings().deviceId, (i) => t('interpret.camera_n', { i }), []);
+  app.devices = devices;
 }
 
 $('#mic').addEventListener('change', openDevices);
@@ -235,37 +265,28 @@ for (const type of ['pointerdown', 'keydown']) {
 
 // ---- on air -----------------------------------------------------------------
 
-const AIR = {
-  off: ['OFF AIR', 'Off air', 'Not on air. Go on air when your turn starts.'],
-  connecting: ['OFF AIR', 'Going on air…', 'Connecting to the relay…'],
-  on: ['ON AIR', 'On air', 'Delegates who chose this language {hear} you.'],
-  reconnecting: ['OFF AIR', 'Reconnecting…', 'The link dropped: going back on air by itself.'],
-  'handed-over': ['OFF AIR', 'Handed over', 'Your partner has taken over the channel.'],
-  refused: ['OFF AIR', 'Token refused', ''],
-  error: ['OFF AIR', 'Not accepted', ''],
-};
-
 function showAir({ state, detail }) {
-  const [big, status, hint] = AIR[state] || AIR.off;
-  const on = state === 'on';
-  $('#air').dataset.state = state;
-  $('#air-text').textContent = big;
-  $('#air-detail').textContent = state === 'refused' ? `The relay refused this token: ${detail}`
-    : state === 'error' ? `The relay did not accept this browser's stream: ${detail}` : hint.replace('{hear}', verb());
-  const pill = $('#status');
-  pill.dataset.state = on ? 'live' : state === 'reconnecting' || state === 'connecting' ? 'reconnecting'
-    : state === 'refused' || state === 'error' ? 'error' : 'idle';
-  pill.textContent = status;
-  document.title = `${on ? '● ON AIR · ' : ''}Interpreting into ${nativeName(app.lang)} · ${room} · relay`;
-  if (state === 'handed-over') announce('Handed over: your partner is on air. You are off air.');
+  app.air = { state, detail };
+  renderAir();
+  if (state === 'handed-over') announce(t('interpret.handed_over_notice'));
   if (state !== 'on' && state !== 'reconnecting') app.tag = '';
   if (!app.booth?.active) cough.release();
   updateButtons();
 }
 
-/** What delegates do with this console's media. */
-function verb() {
-  return app.mic ? 'hear' : 'see';
+function renderAir() {
+  const { state, detail } = app.air;
+  const [status, hint] = airWords(state, detail, !!app.mic);
+  const on = state === 'on';
+  $('#air').dataset.state = state;
+  $('#air-text').textContent = on ? t('interpret.on_air_big') : t('interpret.off_air_big');
+  $('#air-detail').textContent = hint;
+  const pill = $('#status');
+  pill.dataset.state = on ? 'live' : state === 'reconnecting' || state === 'connecting' ? 'reconnecting'
+    : state === 'refused' || state === 'error' ? 'error' : 'idle';
+  if (pill.textContent !== status) pill.textContent = status;
+  const title = app.lang ? t('interpret.doc_title', { lang: nativeName(app.lang), room }) : t('interpret.doc_title_setup');
+  document.title = on ? t('interpret.doc_title_on_air', { title }) : title;
 }
 
 /** The buttons follow the booth's state and the channel's. */
@@ -276,11 +297,12 @@ function updateButtons() {
   const take = $('#take');
   take.hidden = active;
   take.disabled = !hasMedia;
-  take.textContent = booth?.takenBySomeoneElse() ? 'Take over' : 'Go on air';
+  const taken = booth?.takenBySomeoneElse();
+  setText(take, taken ? t('interpret.take_over') : t('interpret.go_on_air'));
   take.setAttribute('aria-describedby', hasMedia ? 'take-hint' : 'error');
-  $('#take-hint').textContent = booth?.takenBySomeoneElse()
-    ? `Your partner is on air: the channel passes to you as soon as your ${app.mic ? 'microphone' : 'camera'} reaches the relay.`
-    : `Delegates who chose this language ${verb()} you at once.`;
+  setText($('#take-hint'), taken
+    ? (app.mic ? t('interpret.take_over_hint_mic') : t('interpret.take_over_hint_camera'))
+    : (app.mic ? t('interpret.go_on_air_hint_hear') : t('interpret.go_on_air_hint_see')));
   $('#off').hidden = !active;
   $('#cough').disabled = !active || !app.mic;
   // Kinds cannot change on air: the relay keeps the session's tracks.
@@ -308,18 +330,15 @@ const cough = new HoldKey($('#cough'), (held) => {
 
 // ---- the floor ----------------------------------------------------------------
 
-const FLOOR = {
-  connecting: 'Connecting…',
-  waiting: 'Not live yet: you will hear it as soon as it starts',
-  live: 'Live',
-  reconnecting: 'Reconnecting…',
-  refused: 'Token refused',
-  stopped: 'Stopped',
-};
+/** Sets text only when it changes: live regions then speak only of changes. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
 
 function showFloor({ state, detail }) {
+  app.floorState = { state, detail };
   $('#floor').dataset.state = state;
-  $('#floor-state').textContent = state === 'refused' ? `${FLOOR.refused}: ${detail}` : FLOOR[state] || state;
+  setText($('#floor-state'), floorWords(state, detail));
   if (state !== 'live') showDelay(null);
 }
 
@@ -331,14 +350,24 @@ function playFloor(session) {
   v.play().then(() => { $('#floor-play').hidden = true; }).catch(() => { $('#floor-play').hidden = false; });
 }
 
+function ms(n) {
+  return num(Math.round(n), { style: 'unit', unit: 'millisecond', unitDisplay: 'short' });
+}
+
 function showDelay(d) {
-  $('#delay').textContent = d ? `~${Math.round(d.delayMs / 10) * 10} ms` : '–';
-  $('#delay').title = d ? `jitter buffer ${Math.round(d.jitterMs)} ms${d.rttMs === null ? '' : `, half the round trip ${Math.round(d.rttMs / 2)} ms`}` : '';
+  app.delay = d;
+  $('#delay').textContent = d ? t('interpret.delay_about', { ms: ms(Math.round(d.delayMs / 10) * 10) }) : '–';
+  $('#delay').title = !d ? '' : d.rttMs === null ? t('interpret.delay_detail', { jitter: ms(d.jitterMs) })
+    : t('interpret.delay_detail_rtt', { jitter: ms(d.jitterMs), rtt: ms(d.rttMs / 2) });
+}
+
+function showVolume() {
+  $('#floor-volume-value').textContent = num(Number($('#floor-volume').value) / 100, { style: 'percent' });
 }
 
 $('#floor-volume').addEventListener('input', (e) => {
   $('#floor-video').volume = Number(e.target.value) / 100;
-  $('#floor-volume-value').textContent = `${e.target.value} %`;
+  showVolume();
 });
 $('#floor-play').addEventListener('click', () => {
   $('#floor-video').play().then(() => { $('#floor-play').hidden = true; }).catch(() => {});
@@ -357,7 +386,8 @@ async function pollChannel(signal) {
       showChannel(await fetchRoom(room, signal), startedAt);
     } catch {
       if (signal.aborted) return;
-      $('#ch-live').textContent = 'Relay unreachable';
+      app.channel = 'unreachable';
+      $('#ch-live').textContent = t('interpret.relay_unreachable');
     }
     await sleep(1000, signal);
   }
@@ -369,20 +399,66 @@ function showChannel(info, startedAt) {
   const lang = app.lang.toLowerCase();
   const ch = (info?.channels || []).find((c) => c.lang.toLowerCase() === lang && c.kind === kind) || null;
   app.booth?.observe(ch, startedAt);
-  if (info?.title) $('#room-name').textContent = info.title;
+  if (info?.title) $('#room-name').textContent = app.title = info.title;
+  app.channel = { ch };
+  renderChannel();
+  updateButtons();
+}
+
+function renderChannel() {
+  if (app.channel === 'unreachable') {
+    $('#ch-live').textContent = t('interpret.relay_unreachable');
+    return;
+  }
+  const ch = app.channel?.ch;
+  if (app.channel === null) return;
   const live = !!ch?.live;
   $('#channel').dataset.live = String(live);
-  $('#ch-live').textContent = live ? 'Live' : ch ? 'Down: delegates hear the floor' : 'Not live yet';
-  $('#ch-viewers').textContent = ch ? String(ch.viewers) : '0';
+  setText($('#ch-live'), live ? t('interpret.ch_live') : ch ? t('interpret.ch_down') : t('interpret.ch_not_live'));
+  setText($('#ch-viewers'), num(ch ? ch.viewers : 0));
   const you = live && app.tag && ch.interpreter === app.tag;
-  $('#ch-who').textContent = !live ? 'Nobody' : you ? 'You' : ch.interpreter ? `Your partner (${ch.interpreter})` : 'Someone';
-  $('#ch-level').textContent = typeof ch?.levelDbov === 'number' && live
-    ? (ch.levelDbov <= -127 ? 'silent' : `${Math.round(ch.levelDbov)} dBov`) : '–';
-  updateButtons();
+  setText($('#ch-who'), !live ? t('interpret.who_nobody') : you ? t('interpret.who_you')
+    : ch.interpreter ? t('interpret.who_partner', { tag: ch.interpreter }) : t('interpret.who_someone'));
+  setText($('#ch-level'), typeof ch?.levelDbov === 'number' && live
+    ? (ch.levelDbov <= -127 ? t('interpret.level_silent') : t('interpret.level_dbov', { db: num(Math.round(ch.levelDbov)) })) : '–');
 }
 
 addEventListener('pagehide', stop);
 
+// A new interface language: word again what this module wrote; the floor
+// (WHEP) and the channel on air (WHIP) carry on.
+document.addEventListener('relay:ui', () => {
+  showRoomLangs();
+  showVolume();
+  showError(app.error);
+  renderAir();
+  updateButtons();
+  if (!app.booth) return;
+  showFloor(app.floorState);
+  showDelay(app.delay);
+  renderChannel();
+  if (app.devices) relabelDevices();
+});
+
+/** The device lists' own words (unnamed devices, no microphone) in the new language. */
+function relabelDevices() {
+  for (const [sel, noun] of [[$('#mic'), (i) => t('interpret.mic_n', { i })], [$('#camera'), (i) => t('interpret.camera_n', { i })]]) {
+    const kind = sel.id === 'mic' ? 'audioinput' : 'videoinput';
+    const list = app.devices.filter((d) => d.kind === kind);
+    for (const o of sel.options) {
+      if (o.value === NO_MIC) o.textContent = t('interpret.no_mic');
+      else if (o.value === '') o.textContent = sel.id === 'mic' ? t('interpret.default_mic') : t('interpret.default_camera');
+      else {
+        const i = list.findIndex((d) => d.deviceId === o.value);
+        if (i >= 0 && !list[i].label) o.textContent = noun(i + 1);
+      }
+    }
+  }
+}
+
 const initial = fromURL();
+if (initial.lang) showLang(initial.lang); // a name, not words: it need not wait for the catalogue
+await init({ content: initial.lang || undefined });
+showAir({ state: 'off', detail: '' });
 if (initial.token && initial.lang) start(initial);
 else showSetup(initial);

@@ -9,11 +9,10 @@
 
 import { CUSTOM, FLOOR, airState, audioFor, channelsOf, choiceOf, languageChoices } from './channels.js';
 import { announce } from './dom.js';
-import { label, localName, match, nativeName } from './langs.js';
+import { t } from './i18n.js';
+import { localName, match, nativeName } from './langs.js';
 import { fillMenu } from './menu.js';
 import { save } from './prefs.js';
-
-const AIR_TEXT = { off: 'off air', unstarted: 'not started' };
 
 export class LanguageChoice {
   /**
@@ -31,6 +30,7 @@ export class LanguageChoice {
     this.playing = FLOOR; // what the first audio track carries now
     this.choice = FLOOR; // what the menu shows
     select.addEventListener('change', () => this.pick(select.value));
+    document.addEventListener('relay:ui', () => this.render());
     audioSelect.addEventListener('change', () => {
       this.setApart({ audio: audioSelect.value });
       announce(this.describe());
@@ -56,7 +56,7 @@ export class LanguageChoice {
     this.channels.delete(lang);
     this.audio = FLOOR;
     this.playing = FLOOR;
-    announce(`${localName(lang)} interpretation is not available: you hear the floor.`);
+    announce(t('watch.interpretation_unavailable', { lang: localName(lang) }));
     this.reconcile();
   }
 
@@ -106,13 +106,19 @@ export class LanguageChoice {
 
   render() {
     const primary = this.captions.primary();
-    const entries = [[FLOOR, 'Floor (original)'], ...this.choices.map((l) => [l, nativeName(l), l])];
-    if (this.choice === CUSTOM) entries.push([CUSTOM, `${nativeName(this.audio)} · ${primary ? nativeName(primary) : 'no'} subtitles`]);
+    const entries = [[FLOOR, t('watch.floor')], ...this.choices.map((l) => [l, nativeName(l), l])];
+    if (this.choice === CUSTOM) {
+      const audio = nativeName(this.audio);
+      entries.push([CUSTOM, primary ? t('watch.custom_choice', { audio, subtitles: nativeName(primary) }) : t('watch.custom_choice_no_subtitles', { audio })]);
+    }
     fillMenu(this.select, entries);
     this.select.value = this.choice;
-    fillMenu(this.audioSelect, [[FLOOR, 'Floor (original)'], ...[...this.channels.values()].map((c) => {
-      const air = AIR_TEXT[airState(c.lang, this.liveOrFloor(c.lang), this.channels)];
-      return [c.lang, air ? `${nativeName(c.lang)} (${air})` : nativeName(c.lang), c.lang];
+    fillMenu(this.audioSelect, [[FLOOR, t('watch.floor')], ...[...this.channels.values()].map((c) => {
+      const air = airState(c.lang, this.liveOrFloor(c.lang), this.channels);
+      const name = nativeName(c.lang);
+      if (air === 'off') return [c.lang, t('watch.channel_off_air', { lang: name }), c.lang];
+      if (air === 'unstarted') return [c.lang, t('watch.channel_not_started', { lang: name }), c.lang];
+      return [c.lang, name, c.lang];
     })]);
     this.audioSelect.value = this.audio;
     this.renderAir();
@@ -125,14 +131,18 @@ export class LanguageChoice {
    */
   renderAir() {
     const air = this.playback.session ? airState(this.audio, this.playing, this.channels) : 'on';
-    const text = air === 'off' ? `${localName(this.audio)} interpretation is off air — you hear the floor` : '';
+    const text = air === 'off' ? t('watch.interpretation_off_air', { lang: localName(this.audio) }) : '';
     if (this.notice.textContent !== text) this.notice.textContent = text;
     this.notice.dataset.air = air;
   }
 
   describe() {
     const primary = this.captions.primary();
-    const sound = this.audio === FLOOR ? 'the floor (original)' : `the ${localName(this.audio)} interpreter`;
-    return `You hear ${sound}, with ${primary ? `${label(primary)} subtitles` : 'no subtitles yet'}.`;
+    const subtitles = primary ? localName(primary) : '';
+    if (this.audio === FLOOR) {
+      return primary ? t('watch.hear_floor', { subtitles }) : t('watch.hear_floor_no_subtitles');
+    }
+    const lang = localName(this.audio);
+    return primary ? t('watch.hear_interpreter', { lang, subtitles }) : t('watch.hear_interpreter_no_subtitles', { lang });
   }
 }

@@ -2,6 +2,8 @@
 // AnalyserNode and drawn as a bar with a dB figure. Nothing is decoded or
 // sent: the meter only looks at the local track.
 
+import { num, t } from './i18n.js';
+
 const FLOOR_DB = -60; // the bar's empty end
 
 /** Shows track's level on meter (role="meter"), its bar and its dB label. */
@@ -43,7 +45,8 @@ export class LevelMeter {
     // A quick rise and a slow fall, as a booth's meter does.
     this.held = db > this.held ? db : Math.max(db, this.held - 1.2);
     this.bar.style.transform = `scaleX(${((this.held - FLOOR_DB) / -FLOOR_DB).toFixed(3)})`;
-    const text = this.held <= FLOOR_DB ? 'silent' : `${Math.round(this.held)} dB`;
+    // Worded each frame: a new interface language shows at the next one.
+    const text = this.held <= FLOOR_DB ? t('interpret.meter_silent') : t('interpret.meter_db', { db: num(Math.round(this.held)) });
     if (this.label.textContent !== text) {
       this.label.textContent = text;
       this.meter.setAttribute('aria-valuenow', String(Math.round(this.held)));

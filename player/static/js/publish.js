@@ -6,6 +6,7 @@
 import { fetchRoom } from './api.js';
 import { Backoff } from './backoff.js';
 import { $, el, roomFromPath, sleep } from './dom.js';
+import { init, num, t } from './i18n.js';
 import { StatsSampler, formatRate } from './stats.js';
 import { SIMULCAST, publish } from './whip.js';
 
@@ -27,6 +28,13 @@ const app = {
   backoff: new Backoff(1000, 10000),
   simulcastSet: false, // the speaker set the simulcast box (else it follows the camera)
   layersTimer: 0,
+  // What the page shows, kept to be worded again in another interface language.
+  state: 'idle',
+  stateWords: null, // () => the status pill's words
+  error: null, // () => the error under the form
+  devicesError: null, // () => the error over the preview
+  lastStats: null,
+  layers: [],
 };
 
 // ---- token ------------------------------------------------------------------
@@ -61,16 +69,20 @@ function constraints() {
   };
 }
 
+function showDevicesError(words) {
+  app.devicesError = words;
+  $('#devices-error').hidden = !words;
+  $('#devices-error').textContent = words ? words() : '';
+}
+
 async function openDevices() {
-  $('#devices-error').hidden = true;
+  showDevicesError(null);
   let stream;
   try {
     stream = await navigator.mediaDevices.getUserMedia(constraints());
   } catch (err) {
-    $('#devices-error').hidden = false;
-    $('#devices-error').textContent = err.name === 'NotAllowedError'
-      ? 'The browser was not allowed to use the camera or microphone. Allow it in the address bar, then try again.'
-      : `Could not open the camera or microphone: ${err.message || err.name}`;
+    const reason = err.message || err.name;
+    showDevicesError(() => (err.name === 'NotAllowedError' ? t('publish.not_allowed') : t('publish.cannot_open', { reason })));
     return;
   }
   const old = app.stream;
@@ -92,14 +104,31 @@ async function openDevices() {
 
 async function listDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
-  const fill = (sel, kind, fallback) => {
-    const current = app.stream?.getTracks().find((t) => t.kind === (kind === 'videoinput' ? 'video' : 'audio'))?.getSettings().deviceId;
+  app.devices = devices;
+  const fill = (sel, kind) => {
+    const current = app.stream?.getTracks().find((tr) => tr.kind === (kind === 'videoinput' ? 'video' : 'audio'))?.getSettings().deviceId;
     const list = devices.filter((d) => d.kind === kind);
-    sel.replaceChildren(...list.map((d, i) => el('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || `${fallback} ${i + 1}`)));
+    sel.replaceChildren(...list.map((d, i) => el('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || deviceName(kind, i + 1))));
     sel.disabled = list.length === 0;
   };
-  fill($('#camera'), 'videoinput', 'Camera');
-  fill($('#mic'), 'audioinput', 'Microphone');
+  fill($('#camera'), 'videoinput');
+  fill($('#mic'), 'audioinput');
+}
+
+/** A device the browser gives no name: "Camera 2". */
+function deviceName(kind, i) {
+  return kind === 'videoinput' ? t('publish.camera_n', { i }) : t('publish.mic_n', { i });
+}
+
+/** Words again the unnamed devices of the lists. */
+function relabelDevices() {
+  for (const [sel, kind] of [[$('#camera'), 'videoinput'], [$('#mic'), 'audioinput']]) {
+    const list = (app.devices || []).filter((d) => d.kind === kind);
+    for (const o of sel.options) {
+      const i = list.findIndex((d) => d.deviceId === o.value);
+      if (i >= 0 && !list[i].label) o.textContent = deviceName(kind, i + 1);
+    }
+  }
 }
 
 function startMeter(stream) {
@@ -138,9 +167,11 @@ function simulcastDefault() {
   if (!app.simulcastSet && h) $('#simulcast').checked = h >= 720;
   const kbps = SIMULCAST.reduce((sum, e) => sum + e.maxBitrate, 0) / 1000;
   const sizes = h ? SIMULCAST.map((e) => `${Math.round(h / e.scaleResolutionDownBy)}p`).reverse() : [];
+  const rate = formatRate(kbps);
   $('#simulcast-hint').textContent = h && h < 720 && !app.simulcastSet
-    ? `The camera gives ${h}p: simulcast is off by default below 720p.`
-    : `Sends ${sizes.length ? `${sizes[0]}, ${sizes[1]} and ${sizes[2]}` : 'three sizes'} (about ${formatRate(kbps)} in all): each viewer gets the one their connection carries.`;
+    ? t('publish.simulcast_below', { height: `${h}p` })
+    : sizes.length ? t('publish.simulcast_sizes', { big: sizes[0], mid: sizes[1], small: sizes[2], rate })
+      : t('publish.simulcast_hint', { rate });
 }
 
 $('#simulcast').addEventListener('change', () => {
@@ -154,21 +185,43 @@ $('#quality').addEventListener('change', () => app.stream && openDevices());
 
 // ---- publishing ---------------------------------------------------------------
 
-function setState(state, text) {
-  $('#status').dataset.state = state;
-  $('#status').textContent = text;
+/** The status pill's words for a state. */
+function stateWords(state) {
+  switch (state) {
+    case 'connecting': return t('publish.st_connecting');
+    case 'reconnecting': return t('publish.st_reconnecting');
+    case 'live': return t('publish.st_live');
+    case 'refused': return t('publish.st_refused');
+    case 'error': return t('publish.st_error');
+    case 'stopped': return t('publish.st_stopped');
+    default: return t('publish.st_idle');
+  }
+}
+
+/**
+ * Shows the publishing state: idle, connecting, reconnecting, live,
+ * stopped, or (the pill in red) refused and error.
+ */
+function setState(state) {
+  app.state = state;
+  const pill = $('#status');
+  pill.dataset.state = state === 'refused' ? 'error' : state === 'stopped' ? 'idle' : state;
+  const text = stateWords(state);
+  if (pill.textContent !== text) pill.textContent = text;
   $('#on-air').hidden = state !== 'live';
   $('#start').hidden = app.live;
   $('#stop').hidden = !app.live;
   const box = $('#simulcast');
   box.disabled = app.live; // the offer says it: set before going live
-  box.title = app.live ? 'Stop to change this: it applies when you go live' : '';
-  document.title = `${state === 'live' ? '● On air · ' : ''}Publish ${room} · relay`;
+  box.title = app.live ? t('publish.simulcast_locked') : '';
+  const title = t('publish.doc_title', { room });
+  document.title = state === 'live' ? t('publish.doc_title_live', { title }) : title;
 }
 
-function showError(text) {
-  $('#error').hidden = !text;
-  $('#error').textContent = text || '';
+function showError(words) {
+  app.error = words;
+  $('#error').hidden = !words;
+  $('#error').textContent = words ? words() : '';
 }
 
 async function goLive() {
@@ -180,12 +233,12 @@ async function goLive() {
   }
   if (!app.stream) await openDevices();
   if (!app.stream) return;
-  showError('');
+  showError(null);
   app.live = true;
   app.stopper = new AbortController();
   const signal = app.stopper.signal;
   while (app.live && !signal.aborted) {
-    setState(app.backoff.attempt ? 'reconnecting' : 'connecting', app.backoff.attempt ? 'Reconnecting…' : 'Connecting…');
+    setState(app.backoff.attempt ? 'reconnecting' : 'connecting');
     try {
       app.session = await publish({
         url: `/whip/${encodeURIComponent(room)}`, token, stream: app.stream,
@@ -196,17 +249,17 @@ async function goLive() {
       if (err.status === 401 || err.status === 403) {
         app.live = false;
         $('#token-field').hidden = false;
-        setState('error', 'Token refused');
-        showError(`The relay refused this token: ${err.message}`);
+        setState('refused');
+        showError(() => t('publish.refused', { reason: err.message }));
         return;
       }
       if (err.status === 406 || err.status === 400) {
         app.live = false;
-        setState('error', 'Not accepted');
-        showError(`The relay did not accept this browser's stream: ${err.message}`);
+        setState('error');
+        showError(() => t('publish.not_accepted', { reason: err.message }));
         return;
       }
-      setState('reconnecting', 'Reconnecting…');
+      setState('reconnecting');
       await sleep(err.retryAfterMs || app.backoff.next(), signal);
       continue;
     }
@@ -215,7 +268,7 @@ async function goLive() {
     const connected = () => {
       if (session.pc.connectionState === 'connected') {
         app.backoff.reset();
-        setState('live', 'Live');
+        setState('live');
       }
     };
     session.pc.addEventListener('connectionstatechange', connected);
@@ -227,27 +280,31 @@ async function goLive() {
     app.session = null;
     session.close(why === 'stopped');
     if (why === 'stopped') break;
-    setState('reconnecting', 'Reconnecting…');
+    setState('reconnecting');
     await sleep(app.backoff.next(), signal);
   }
-  setState('idle', 'Stopped');
+  setState('stopped');
   clearStats();
 }
 
 function stopLive() {
   app.live = false;
   app.stopper?.abort();
-  setState('idle', 'Stopped');
+  setState('stopped');
 }
 
 function showStats(s) {
+  app.lastStats = s;
   $('#s-rate').textContent = formatRate(s.kbps);
-  $('#s-pic').textContent = s.width ? `${s.width}×${s.height}${s.fps ? ` · ${Math.round(s.fps)} fps` : ''}` : '–';
-  $('#s-rtt').textContent = s.rttMs === null ? '–' : `${Math.round(s.rttMs)} ms`;
-  $('#s-loss').textContent = `${(s.loss * 100).toFixed(1)}%`;
+  const size = s.width ? `${num(s.width, { useGrouping: false })}×${num(s.height, { useGrouping: false })}` : '';
+  $('#s-pic').textContent = !s.width ? '–' : s.fps ? t('publish.picture_fps', { size, fps: num(Math.round(s.fps)) }) : size;
+  $('#s-rtt').textContent = s.rttMs === null ? '–' : num(Math.round(s.rttMs), { style: 'unit', unit: 'millisecond' });
+  $('#s-loss').textContent = num(s.loss, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 });
 }
 
 function clearStats() {
+  app.lastStats = null;
+  app.layers = [];
   clearTimeout(app.layersTimer);
   for (const id of ['#s-rate', '#s-pic', '#s-rtt', '#s-loss']) $(id).textContent = '–';
   $('#s-layers').replaceChildren('–');
@@ -267,13 +324,14 @@ async function watchLayers(signal) {
 
 /** "720p 1.4 Mb/s", one line per layer, best first; one stream shows its size. */
 function showLayers(layers) {
+  app.layers = layers;
   const dd = $('#s-layers');
   if (!layers.length) return dd.replaceChildren('–');
-  const name = (l) => (l.height ? `${l.height}p` : l.rid || 'Video');
+  const name = (l) => (l.height ? `${l.height}p` : l.rid || t('publish.video'));
   dd.replaceChildren(...layers.map((l) => el('span', { class: 'layer', dataset: { rid: l.rid } },
-    layers.length === 1 && !l.rid ? `${name(l)}, one layer` : name(l),
+    layers.length === 1 && !l.rid ? t('publish.one_layer', { name: name(l) }) : name(l),
     ' ', el('span', { class: 'rate' }, formatRate((l.bitrate || 0) / 1000)))));
-  dd.title = `The relay receives ${layers.length === 1 ? 'one layer' : `${layers.length} layers`} from this room now`;
+  dd.title = t('publish.layers_title', { n: layers.length });
 }
 
 $('#form').addEventListener('submit', (e) => {
@@ -285,6 +343,19 @@ addEventListener('pagehide', () => {
   if (app.live) stopLive();
 });
 
+// A new interface language: word again what this module wrote; the stream
+// on air carries on.
+document.addEventListener('relay:ui', () => {
+  setState(app.state);
+  showError(app.error);
+  showDevicesError(app.devicesError);
+  simulcastDefault();
+  relabelDevices();
+  if (app.lastStats) showStats(app.lastStats);
+  if (app.layers.length) showLayers(app.layers);
+});
+
 $('#room-name').textContent = room;
 $('#watch-link').href = `/watch/${encodeURIComponent(room)}`;
-setState('idle', 'Not publishing');
+await init();
+setState('idle');

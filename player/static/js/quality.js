@@ -8,6 +8,7 @@
 // choice is remembered.
 
 import { announce } from './dom.js';
+import { num, t } from './i18n.js';
 import { fillMenu } from './menu.js';
 import { load, save } from './prefs.js';
 
@@ -29,6 +30,7 @@ export class QualityChoice {
     this.narrow = matchMedia('(max-width: 600px)'); // the phone layout of watch.css
     this.narrow.addEventListener('change', () => this.render());
     select.addEventListener('change', () => this.pick(select.value));
+    document.addEventListener('relay:ui', () => this.render());
     picture.addEventListener('resize', () => {
       this.render();
       if (this.video === AUTO) playback.refresh(); // auto moved: learn which layer it is
@@ -60,7 +62,7 @@ export class QualityChoice {
     this.want = value;
     save('video', value);
     this.reconcile();
-    announce(value === AUTO ? 'Video quality: automatic' : `Video quality: ${this.name(value)}`);
+    announce(value === AUTO ? t('watch.quality_announce_auto') : t('watch.quality_announce', { quality: this.name(value) }));
   }
 
   /**
@@ -83,7 +85,7 @@ export class QualityChoice {
   /** "720p", or the rid while the layer's size is unknown. */
   name(rid) {
     const h = this.heights.get(rid);
-    return h ? `${h}p` : rid || 'Video';
+    return h ? lines(h) : rid || t('watch.quality_video');
   }
 
   render() {
@@ -91,14 +93,20 @@ export class QualityChoice {
     this.field.hidden = this.layers.length < 2;
     const rids = this.layers.map((l) => l.rid);
     if (this.video !== AUTO && !rids.includes(this.video)) rids.push(this.video); // pinned, paused now
-    fillMenu(this.select, [[AUTO, 'Auto'], ...rids.map((rid) => [rid, this.layers.some((l) => l.rid === rid) ? this.name(rid) : `${this.name(rid)} (paused)`])]);
+    const plain = t('watch.quality_auto');
+    fillMenu(this.select, [[AUTO, plain], ...rids.map((rid) => [rid, this.layers.some((l) => l.rid === rid) ? this.name(rid) : t('watch.quality_paused', { quality: this.name(rid) })])]);
     const h = this.playing.height || this.picture.videoHeight; // the relay's word, else the picture's
-    const now = this.video === AUTO && h && !audioOnly ? `Auto · ${h}p` : 'Auto';
-    const auto = this.narrow.matches ? 'Auto' : now;
+    const now = this.video === AUTO && h && !audioOnly ? t('watch.quality_auto_now', { quality: lines(h) }) : plain;
+    const auto = this.narrow.matches ? plain : now;
     const option = this.select.options[0];
     if (option.textContent !== auto) option.textContent = auto;
     this.select.value = this.video;
     this.select.disabled = audioOnly;
-    this.select.title = audioOnly ? 'Turn off Audio only to choose the video quality' : now === auto ? '' : now;
+    this.select.title = audioOnly ? t('watch.quality_audio_only') : now === auto ? '' : now;
   }
+}
+
+/** A picture height as the menu names it: "720p" (no digit grouping: "1080p"). */
+function lines(h) {
+  return t('watch.quality_lines', { height: num(h, { useGrouping: false }) });
 }

@@ -5,7 +5,8 @@
 // send the admin token in a header (which keeps it out of URLs and logs).
 // The feed reconnects after any failure (a refusal, a network error, the
 // stream ending, a silent stream) with exponential backoff and jitter, and
-// no sooner than the relay's Retry-After.
+// no sooner than the relay's Retry-After. Its 'state' events give a reason
+// code (why) and the HTTP status, which the page puts in words.
 
 import { Backoff, retryAfter } from './backoff.js';
 
@@ -59,6 +60,7 @@ export class RoomFeed extends EventTarget {
     this.ctrl = ctrl;
     this.state({ state: 'connecting' });
     let why;
+    let status;
     let delay;
     try {
       const headers = this.token ? { Authorization: `Bearer ${this.token}` } : {};
@@ -72,25 +74,25 @@ export class RoomFeed extends EventTarget {
         resp.body?.cancel().catch(() => {});
         this.token = '';
         this.dispatchEvent(new CustomEvent('refused', { detail: resp.status }));
-        [why, delay] = ['Admin token refused', 0];
+        [why, status, delay] = ['token-refused', resp.status, 0];
       } else if (!resp.ok) {
         resp.body?.cancel().catch(() => {});
         const busy = resp.status === 429 || resp.status === 503;
         const wait = retryAfter(resp, 0);
         // Jitter on Retry-After too, so that refused pages do not return together.
-        [why, delay] = [busy ? `Relay busy (${resp.status})` : `Refused (${resp.status})`,
+        [why, status, delay] = [busy ? 'busy' : 'refused', resp.status,
           Math.max(this.backoff.next(), wait + Math.random() * 0.2 * wait)];
       } else {
         await this.read(resp.body, ctrl);
-        [why, delay] = ['Stream ended', this.backoff.next()];
+        [why, delay] = ['ended', this.backoff.next()];
       }
     } catch {
       if (this.ctrl !== ctrl) return; // replaced by start()
-      [why, delay] = [ctrl.signal.aborted ? 'No data' : 'Relay unreachable', this.backoff.next()];
+      [why, delay] = [ctrl.signal.aborted ? 'no-data' : 'unreachable', this.backoff.next()];
     }
     if (this.ctrl !== ctrl) return;
     this.ctrl = null;
-    this.state({ state: 'reconnecting', why, at: Date.now() + delay });
+    this.state({ state: 'reconnecting', why, status, at: Date.now() + delay });
     this.timer = setTimeout(() => {
       this.timer = null;
       this.run();

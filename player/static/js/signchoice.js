@@ -5,6 +5,7 @@
 // the toggle off, or audio only, is {"sign": ""}.
 
 import { announce } from './dom.js';
+import { t } from './i18n.js';
 import { label, match, nativeName } from './langs.js';
 import { fillMenu } from './menu.js';
 import { load, save } from './prefs.js';
@@ -23,6 +24,10 @@ export class SignChoice {
     this.sign = ''; // the selection the relay has
     this.playing = ''; // what the second video track carries now
     button.addEventListener('click', () => this.toggle(!this.on));
+    document.addEventListener('relay:ui', () => {
+      this.titleButton();
+      this.render();
+    });
     select.addEventListener('change', () => {
       this.want = select.value;
       save('signLang', this.want);
@@ -54,7 +59,8 @@ export class SignChoice {
     this.on = on;
     save('signOn', on);
     this.reconcile();
-    announce(on && this.sign ? `Sign language interpreter shown: ${nativeName(this.sign)}` : on ? 'Sign language on' : 'Sign language interpreter hidden');
+    if (on && this.sign) announce(t('watch.sign_shown', { lang: nativeName(this.sign) }));
+    else announce(on ? t('watch.sign_on') : t('watch.sign_hidden'));
   }
 
   /** The toggle, the menu and the selection the relay gets. */
@@ -65,7 +71,7 @@ export class SignChoice {
     const b = this.button;
     b.hidden = !lang;
     b.disabled = audioOnly;
-    b.title = audioOnly ? 'Turn off Audio only to see the sign language interpreter' : lang ? label(lang) : '';
+    this.titleButton();
     b.setAttribute('aria-pressed', String(!!(lang && this.on)));
     this.field.hidden = langs.length < 2;
     fillMenu(this.select, langs.map((l) => [l, nativeName(l), l]));
@@ -80,6 +86,12 @@ export class SignChoice {
     this.render();
   }
 
+  /** The toggle's tooltip, in the interface language. */
+  titleButton() {
+    const lang = match(this.want, [...this.channels.keys()]) || this.channels.keys().next().value || null;
+    this.button.title = this.playback.audioOnly ? t('watch.sign_audio_only') : lang ? label(lang) : '';
+  }
+
   /** The box: shown while a session carries the selected channel. */
   render() {
     const s = this.playback.session;
@@ -89,10 +101,10 @@ export class SignChoice {
     }
     this.pip.show(s.sign);
     const name = nativeName(this.sign);
-    this.pip.box.setAttribute('aria-label', `Sign language interpreter: ${name}`);
+    this.pip.box.setAttribute('aria-label', t('watch.sign_pip_named', { lang: name }));
     const offAir = this.playing !== this.sign;
     this.off.hidden = !offAir;
-    this.off.textContent = offAir ? `${name}: the interpreter is off air` : '';
+    this.off.textContent = offAir ? t('watch.sign_off_air', { lang: name }) : '';
     this.pip.box.classList.toggle('off-air', offAir);
   }
 }

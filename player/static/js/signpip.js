@@ -1,11 +1,13 @@
 // Sign PiP: the sign-language interpreter as a picture-in-picture box over
 // the video. It moves by dragging (pointer) or with the arrow keys when
 // focused (Shift for bigger steps, Home for the default corner), stays
-// inside the player, and remembers where it was put (prefs).
+// inside the player, and remembers where it was put (prefs). Across, the
+// position counts from the inline start: in a right-to-left page the box
+// mirrors with the rest of the layout (its default corner is top left).
 
 import { load, save } from './prefs.js';
 
-const DEFAULT = { x: 1, y: 0 }; // top right
+const DEFAULT = { x: 1, y: 0 }; // the top corner at the inline end: top right in English
 const STEP = 0.05;
 const BIG_STEP = 0.25;
 
@@ -26,6 +28,7 @@ export class SignPip {
     box.addEventListener('keydown', (e) => this.onKey(e));
     video.addEventListener('resize', () => this.fitVideo());
     new ResizeObserver(() => this.place()).observe(bounds);
+    document.addEventListener('relay:ui', () => this.place()); // the direction may have changed
   }
 
   get shown() {
@@ -52,12 +55,21 @@ export class SignPip {
     this.place();
   }
 
+  get rtl() {
+    return getComputedStyle(this.bounds).direction === 'rtl';
+  }
+
+  /** Across from the left edge (0..1) for a position from the inline start, and back. */
+  physical(x) {
+    return this.rtl ? 1 - x : x;
+  }
+
   /** Puts the box at this.pos: 0..1 of the room left to it, across and down. */
   place() {
     if (!this.shown) return;
     const b = this.bounds.getBoundingClientRect();
     const free = { x: Math.max(0, b.width - this.box.offsetWidth), y: Math.max(0, b.height - this.box.offsetHeight) };
-    this.box.style.left = `${Math.round(this.pos.x * free.x)}px`;
+    this.box.style.left = `${Math.round(this.physical(this.pos.x) * free.x)}px`;
     this.box.style.top = `${Math.round(this.pos.y * free.y)}px`;
   }
 
@@ -86,7 +98,7 @@ export class SignPip {
     const free = { x: b.width - this.box.offsetWidth, y: b.height - this.box.offsetHeight };
     const left = e.clientX - b.left - this.drag.dx;
     const top = e.clientY - b.top - this.drag.dy;
-    this.moveTo(free.x > 0 ? left / free.x : 0, free.y > 0 ? top / free.y : 0);
+    this.moveTo(this.physical(free.x > 0 ? left / free.x : 0), free.y > 0 ? top / free.y : 0);
   }
 
   up(e) {
@@ -99,9 +111,10 @@ export class SignPip {
   onKey(e) {
     if (e.target !== this.box || e.ctrlKey || e.metaKey || e.altKey) return;
     const step = e.shiftKey ? BIG_STEP : STEP;
+    const across = this.rtl ? -step : step; // ArrowRight moves it right on the screen
     const { x, y } = this.pos;
     const moves = {
-      ArrowLeft: [x - step, y], ArrowRight: [x + step, y], ArrowUp: [x, y - step], ArrowDown: [x, y + step],
+      ArrowLeft: [x - across, y], ArrowRight: [x + across, y], ArrowUp: [x, y - step], ArrowDown: [x, y + step],
       Home: [DEFAULT.x, DEFAULT.y],
     };
     const to = moves[e.key];

@@ -1,6 +1,9 @@
 // Stats: a once-a-second reading of a peer connection's getStats(), reduced
 // to what a delegate or speaker can act on: bitrate, loss, delay; and the
-// words for the relay's estimate of what a viewer's link carries.
+// words for the relay's estimate of what a viewer's link carries, in the
+// interface language.
+
+import { num, t } from './i18n.js';
 
 /** Samples pc and calls onSample({kbps, loss, rttMs, delayMs, fps, width, height, frames, flowing}). */
 export class StatsSampler {
@@ -82,9 +85,17 @@ export function quality(s) {
   return 'good';
 }
 
+/** The words for quality(s): "good", "fair", "poor" in the interface language. */
+export function qualityWord(q) {
+  if (q === 'good') return t('common.quality_good');
+  if (q === 'fair') return t('common.quality_fair');
+  return t('common.quality_poor');
+}
+
 /** "2.4 Mb/s" or "640 kb/s". */
 export function formatRate(kbps) {
-  return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mb/s` : `${Math.round(kbps)} kb/s`;
+  if (kbps >= 1000) return t('common.rate_mbps', { rate: num(kbps / 1000, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) });
+  return t('common.rate_kbps', { rate: num(Math.round(kbps)) });
 }
 
 /**
@@ -92,5 +103,5 @@ export function formatRate(kbps) {
  * carries (bits per second, from its /select answer); "" while it has none.
  */
 export function formatEstimate(bps) {
-  return Number.isFinite(bps) && bps > 0 ? `${formatRate(bps / 1000)} available` : '';
+  return Number.isFinite(bps) && bps > 0 ? t('common.rate_available', { rate: formatRate(bps / 1000) }) : '';
 }

@@ -3,6 +3,7 @@
 // bottom, and SRT/WebVTT downloads of the whole session.
 
 import { clock, el } from './dom.js';
+import { t, uiLang } from './i18n.js';
 import { dir } from './langs.js';
 
 export class TranscriptPanel {
@@ -33,6 +34,7 @@ export class TranscriptPanel {
     store.addEventListener('reset', (e) => e.detail.lang === this.lang && this.renderAll());
     store.addEventListener('final', (e) => e.detail.lang === this.lang && this.final(e.detail.cue, e.detail.corrected));
     store.addEventListener('partial', (e) => e.detail.lang === this.lang && this.renderPartial());
+    document.addEventListener('relay:ui', () => this.relabel());
   }
 
   setLanguage(lang) {
@@ -63,8 +65,22 @@ export class TranscriptPanel {
       el('time', { datetime: time.toISOString() }, clock(time)),
       el('p', {}, cue.text),
     );
-    if (cue.corrected) li.append(el('span', { class: 'corrected', title: 'The captioner corrected this line' }, 'corrected'));
+    if (cue.corrected) li.append(el('span', { class: 'corrected', lang: uiLang(), title: t('watch.corrected_hint') }, t('watch.corrected')));
     return li;
+  }
+
+  /** The interface language changed: times and marks in it, the lines and the scroll position kept. */
+  relabel() {
+    for (const li of this.items.values()) {
+      const time = li.querySelector('time');
+      if (time) time.textContent = clock(new Date(time.dateTime));
+      const mark = li.querySelector('.corrected');
+      if (mark) {
+        mark.lang = uiLang();
+        mark.textContent = t('watch.corrected');
+        mark.title = t('watch.corrected_hint');
+      }
+    }
   }
 
   renderAll() {

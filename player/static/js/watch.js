@@ -3,15 +3,18 @@
 // the one Language choice and its settings (channels.js), the floor under
 // the interpretation (floormix.js), the sign-language box (signpip.js),
 // the video quality menu (quality.js), reading settings and the connection
-// indicator (with the relay's bandwidth estimate). The only state is the
-// app object below.
+// indicator (with the relay's bandwidth estimate), all in the interface
+// language (i18n.js; again when the delegate switches it: playback goes
+// on). The only state is the app object below.
 
 import { fetchRoom, roomLanguages } from './api.js';
+import { CaptionAnnouncer } from './captionlive.js';
 import { CaptionFeed } from './captions.js';
 import { FLOOR, channelsOf } from './channels.js';
 import { CueStore } from './cuestore.js';
 import { $, announce, roomFromPath } from './dom.js';
 import { FloorMix } from './floormix.js';
+import { init, num, t } from './i18n.js';
 import { LanguageChoice } from './language.js';
 import { choose, label, match, nativeName } from './langs.js';
 import { fillMenu } from './menu.js';
@@ -22,7 +25,7 @@ import { load, save } from './prefs.js';
 import { AUTO, QualityChoice } from './quality.js';
 import { SignChoice } from './signchoice.js';
 import { SignPip } from './signpip.js';
-import { formatEstimate, formatRate, quality } from './stats.js';
+import { formatEstimate, formatRate, quality, qualityWord } from './stats.js';
 import { NativeTracks } from './texttracks.js';
 import { TranscriptPanel } from './transcript.js';
 
@@ -30,6 +33,9 @@ const params = new URLSearchParams(location.search);
 const room = roomFromPath();
 const token = params.get('token') || '';
 const [queryLang, queryLang2] = (params.get('lang') || '').split(',');
+
+// The interface defaults to the caption language the delegate asked for.
+await init({ content: queryLang || load('lang', null) });
 
 const video = $('#video');
 const player = $('#player');
@@ -52,6 +58,9 @@ const app = {
   mix: new FloorMix(),
   overlay: new CaptionOverlay(store, $('#cap-primary'), $('#cap-secondary')),
   tracks: new NativeTracks(video, store, (l) => nativeName(l)),
+  announcer: new CaptionAnnouncer(store, $('#caption-live')),
+  lastInfo: null, // the last room info (the viewer count is rendered from it)
+  lastStats: null, // the last stats sample (the connection indicator)
   transcript: new TranscriptPanel({
     store, room, token,
     list: $('#transcript-lines'),
@@ -88,19 +97,22 @@ app.feed.addEventListener('state', (e) => e.detail === 'reconnecting' && store.c
 
 // ---- state -----------------------------------------------------------------
 
-const STATES = {
-  connecting: ['Connecting…', 'This page connects by itself; there is no need to reload.'],
-  waiting: ['Waiting for the session to start', 'Playback starts by itself as soon as the session begins.'],
-  paused: ['Waiting for the session to resume', 'The room’s video feed has paused. It resumes here by itself.'],
-  live: ['Live', ''],
-  reconnecting: ['Reconnecting…', 'The connection was interrupted. Reconnecting automatically.'],
-  busy: ['The relay is full', 'Too many viewers right now. Retrying automatically.'],
-  unsupported: ['This browser cannot play this stream', 'Try an up-to-date Chrome, Edge, Firefox or Safari. Captions still work.'],
-  stopped: ['Stopped', ''],
-};
+/** What the player says in a playback state: [status, hint]. */
+function stateText(state) {
+  switch (state) {
+    case 'waiting': return [t('watch.state_waiting'), t('watch.state_waiting_hint')];
+    case 'paused': return [t('watch.state_paused'), t('watch.state_paused_hint')];
+    case 'live': return [t('watch.state_live'), ''];
+    case 'reconnecting': return [t('watch.state_reconnecting'), t('watch.state_reconnecting_hint')];
+    case 'busy': return [t('watch.state_busy'), t('watch.state_busy_hint')];
+    case 'unsupported': return [t('watch.state_unsupported'), t('watch.state_unsupported_hint')];
+    case 'stopped': return [t('watch.state_stopped'), ''];
+    default: return [t('watch.state_connecting'), t('watch.state_connecting_hint')];
+  }
+}
 
 function showState(state) {
-  const [text, hint] = STATES[state] || STATES.connecting;
+  const [text, hint] = stateText(state);
   const status = $('#status');
   status.dataset.state = state;
   status.textContent = text;
@@ -118,6 +130,8 @@ app.playback.addEventListener('room', (e) => e.detail && roomInfo(e.detail));
 app.playback.addEventListener('session', (e) => {
   const s = e.detail;
   $('#net').hidden = !s;
+  app.lastStats = null;
+  showStats(null);
   updateSound();
   app.mix.setTrack(s?.floor?.getAudioTracks()[0] || null);
   app.language.renderAir();
@@ -172,8 +186,9 @@ async function startPlayback() {
 function updateSound() {
   app.mix.setOutput({ volume: video.volume, muted: video.muted });
   const muted = video.muted || video.volume === 0;
-  $('#mute-label').textContent = muted ? 'Unmute' : 'Mute';
-  $('#mute').setAttribute('aria-label', muted ? 'Unmute' : 'Mute'); // the label hides on a phone
+  const name = muted ? t('watch.unmute') : t('watch.mute');
+  $('#mute-label').textContent = name;
+  $('#mute').setAttribute('aria-label', name); // the label hides on a phone
   $('#mute').classList.toggle('muted', muted);
   $('#unmute').hidden = !(muted && !app.userMuted && app.playback.session);
 }
@@ -202,15 +217,21 @@ video.addEventListener('playing', () => app.playback.mediaStarted());
 // ---- languages -------------------------------------------------------------
 
 function roomInfo(info) {
+  app.lastInfo = info;
   $('#title').textContent = info.title || info.name;
-  const viewers = $('#viewers');
-  viewers.hidden = info.state !== 'live' || !info.viewers;
-  viewers.textContent = `${info.viewers} watching`;
+  showViewers();
   document.title = `${info.state === 'live' && app.playback.state === 'live' ? '● ' : ''}${info.title || info.name} · relay`;
   app.languages = roomLanguages(info);
   app.language.setRoom(info);
   app.sign.setChannels(channelsOf(info, 'sign'));
   app.quality.setLayers(info.layers);
+}
+
+function showViewers() {
+  const info = app.lastInfo;
+  const viewers = $('#viewers');
+  viewers.hidden = !info || info.state !== 'live' || !info.viewers;
+  if (info) viewers.textContent = t('watch.viewers', { n: info.viewers || 0 });
 }
 
 /** Shows captions in want when the room has them (else keeps what shows, or the best other). */
@@ -228,14 +249,15 @@ function fillSelects(primary, secondary) {
   const sel = $('#lang');
   const sel2 = $('#lang2');
   if (!app.languages.length) {
-    fillMenu(sel, [['', 'No subtitles yet']]);
+    fillMenu(sel, [['', t('watch.no_subtitles_yet')]]);
     sel.disabled = true;
   } else {
     fillMenu(sel, app.languages.map((l) => [l, nativeName(l), l]));
     sel.disabled = false;
     sel.value = primary;
   }
-  fillMenu(sel2, [['', '+ second language'], ...app.languages.filter((l) => l !== primary).map((l) => [l, `+ ${nativeName(l)}`, l])]);
+  const others = app.languages.filter((l) => l !== primary);
+  fillMenu(sel2, [['', t('watch.add_second_language')], ...others.map((l) => [l, t('watch.add_language', { lang: nativeName(l) }), l])]);
   sel2.value = secondary || '';
   sel2.closest('label').hidden = app.languages.length < 2;
 }
@@ -247,11 +269,16 @@ function applyLanguages(primary, secondary) {
   const shown = app.captionsOn ? [primary, secondary] : [primary];
   app.feed.setLanguages(shown.filter(Boolean));
   app.overlay.setLanguages(app.captionsOn ? primary : null, app.captionsOn ? secondary : null);
+  app.announcer.setLanguage(app.captionsOn ? primary : null);
   app.transcript.setLanguage(primary);
   updateNativeTracks();
   $('#transcript-lang').textContent = primary ? nativeName(primary) : '';
   $('#transcript-lang').lang = primary || '';
-  $('#transcript-empty').textContent = primary ? 'Captions appear here as they are spoken.' : 'This session has no subtitles yet. They appear here when a captioner starts.';
+  showTranscriptEmpty();
+}
+
+function showTranscriptEmpty() {
+  $('#transcript-empty').textContent = app.primary ? t('watch.transcript_empty') : t('watch.transcript_no_subtitles');
 }
 
 $('#lang').addEventListener('change', (e) => {
@@ -259,7 +286,7 @@ $('#lang').addEventListener('change', (e) => {
   save('lang', primary);
   if (app.secondaryWant === primary) app.secondaryWant = null;
   app.language.setApart({ caption: primary });
-  announce(`Captions: ${label(primary)}`);
+  announce(t('watch.captions_announce', { lang: label(primary) }));
 });
 $('#lang2').addEventListener('change', (e) => {
   app.secondaryWant = e.target.value || null;
@@ -279,9 +306,13 @@ function updateNativeTracks() {
 function setCaptions(on) {
   app.captionsOn = on;
   save('captionsOn', on);
-  $('#cc').setAttribute('aria-pressed', String(on));
-  $('#cc').textContent = on ? 'Captions on' : 'Captions off';
+  showCaptionsButton();
   applyLanguages(app.primary, app.secondary);
+}
+
+function showCaptionsButton() {
+  $('#cc').setAttribute('aria-pressed', String(app.captionsOn));
+  $('#cc').textContent = app.captionsOn ? t('watch.captions_on') : t('watch.captions_off');
 }
 $('#cc').addEventListener('click', () => setCaptions(!app.captionsOn));
 
@@ -323,34 +354,57 @@ function toggleFullscreen() {
   else player.requestFullscreen?.().catch(() => {});
 }
 $('#fullscreen').addEventListener('click', toggleFullscreen);
+function showFullscreenButton() {
+  $('#fullscreen').setAttribute('aria-label', document.fullscreenElement ? t('watch.fullscreen_exit') : t('watch.fullscreen'));
+}
 document.addEventListener('fullscreenchange', () => {
-  $('#fullscreen').setAttribute('aria-label', document.fullscreenElement ? 'Exit full screen' : 'Full screen');
+  showFullscreenButton();
   updateNativeTracks();
 });
 
+// The transcript beside (or under) the player; hidden, the player has the width.
+function setTranscript(on) {
+  save('transcriptOn', on);
+  $('#transcript').hidden = !on;
+  $('#layout').classList.toggle('no-transcript', !on);
+  $('#transcript-toggle').setAttribute('aria-expanded', String(on));
+}
+$('#transcript-toggle').addEventListener('click', () => setTranscript($('#transcript').hidden));
+
+const ms = (v) => num(Math.round(v), { style: 'unit', unit: 'millisecond', unitDisplay: 'short' });
+const percent = (v, digits) => num(v, { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits });
+const plain = (v) => num(Math.round(v), { useGrouping: false });
+
+/** The connection indicator for a stats sample (null: none yet). */
 function showStats(s) {
+  app.lastStats = s;
   const net = $('#net');
-  if (!s.flowing) {
+  if (!s || !s.flowing) {
     net.dataset.q = 'none';
-    $('#net-text').textContent = 'No media';
+    const text = s ? t('watch.net_no_media') : t('watch.net_measuring');
+    $('#net-text').textContent = text;
+    net.title = '';
+    net.setAttribute('aria-label', text);
     return;
   }
   const q = quality(s);
   net.dataset.q = q;
-  const parts = [formatRate(s.kbps), `${(s.loss * 100).toFixed(s.loss < 0.1 ? 1 : 0)}% loss`];
-  if (s.rttMs !== null) parts.push(`${Math.round(s.rttMs)} ms`);
+  const parts = [formatRate(s.kbps), t('watch.net_loss', { loss: percent(s.loss, s.loss < 0.1 ? 1 : 0) })];
+  if (s.rttMs !== null) parts.push(ms(s.rttMs));
   const estimate = formatEstimate(app.estimateBps);
   if (estimate) parts.push(estimate);
-  let text = parts.join(' · ');
-  if (q === 'poor' && !app.playback.audioOnly) text += ' · try Audio only';
-  $('#net-text').textContent = text;
-  const detail = [`Bitrate ${formatRate(s.kbps)}`, `Packet loss ${(s.loss * 100).toFixed(1)}%`];
-  if (s.rttMs !== null) detail.push(`Round trip ${Math.round(s.rttMs)} ms`);
-  if (s.delayMs !== null) detail.push(`Playout buffer ${Math.round(s.delayMs)} ms`);
-  if (s.width) detail.push(`${s.width}×${s.height}${s.fps ? ` at ${Math.round(s.fps)} fps` : ''}`);
-  if (estimate) detail.push(`Your link: ${estimate}, by the relay's estimate`);
+  if (q === 'poor' && !app.playback.audioOnly) parts.push(t('watch.net_try_audio_only'));
+  $('#net-text').textContent = parts.join(' · ');
+  const detail = [t('watch.net_bitrate', { rate: formatRate(s.kbps) }), t('watch.net_packet_loss', { loss: percent(s.loss, 1) })];
+  if (s.rttMs !== null) detail.push(t('watch.net_round_trip', { time: ms(s.rttMs) }));
+  if (s.delayMs !== null) detail.push(t('watch.net_buffer', { time: ms(s.delayMs) }));
+  if (s.width) {
+    const size = { width: plain(s.width), height: plain(s.height) };
+    detail.push(s.fps ? t('watch.net_picture_fps', { ...size, fps: plain(s.fps) }) : t('watch.net_picture', size));
+  }
+  if (estimate) detail.push(t('watch.net_link', { rate: estimate }));
   net.title = detail.join('\n');
-  net.setAttribute('aria-label', `Connection ${q}: ${detail.join(', ')}`);
+  net.setAttribute('aria-label', t('watch.net_label', { quality: qualityWord(q), detail: detail.join(', ') }));
 }
 
 document.addEventListener('keydown', (e) => {
@@ -389,9 +443,24 @@ addEventListener('pagehide', () => {
   app.feed.close();
 });
 
+// The interface language changed: what this module wrote, again (the
+// modules re-render their own; playback goes on).
+document.addEventListener('relay:ui', () => {
+  showState(app.playback.state);
+  updateSound();
+  showViewers();
+  fillSelects(app.primary, app.secondary);
+  showTranscriptEmpty();
+  showCaptionsButton();
+  showFullscreenButton();
+  showStats(app.lastStats);
+});
+
 $('#title').textContent = room;
-$('#cc').setAttribute('aria-pressed', String(app.captionsOn));
-$('#cc').textContent = app.captionsOn ? 'Captions on' : 'Captions off';
+showCaptionsButton();
+showFullscreenButton();
+fillSelects(null, null);
+setTranscript(load('transcriptOn', true));
 applyReading();
 app.language.reconcile();
 setAudioOnly(app.playback.audioOnly);
