@@ -50,6 +50,12 @@ func TestBrowserWatchThroughTURNS(t *testing.T) {
 		t.Fatalf("the demo room's viewer paths: %v, want the one viewer on turn-tls", paths)
 	}
 	screenshot(t, ctx, "watch-turns")
+
+	// The monitor says how the room's viewers came in.
+	mon := b.tab("monitor")
+	navigate(t, mon, "https://"+addr+"/monitor?ui=en")
+	waitJS(t, mon, 15*time.Second, "the demo room's reach on the monitor",
+		`(document.querySelector('[data-room="demo"] [data-fact="paths"]')?.textContent || '') === '0 direct · 1 via TURN (UDP 0, TCP 0, TLS 1)'`)
 	b.checkConsole()
 }
 

@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -146,7 +147,16 @@ func TestHTTPSCertificateReloadOnSIGHUP(t *testing.T) {
 		}
 	}
 
-	// A viewer over WHEP on HTTPS.
+	// A viewer over WHEP on HTTPS, once the demo room is on air.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if demoLive(t, client, base) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the demo room is not live after 15 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	vctx, vcancel := context.WithTimeout(ctx, 15*time.Second)
 	defer vcancel()
 	v, err := peer.View(vctx, peer.ViewConfig{URL: base + "/whep/demo", Options: peer.Options{Loopback: true, Client: client}})
@@ -229,6 +239,28 @@ func startServe(t *testing.T, cfg serveConfig, logs io.Writer) string {
 		t.Fatal(err)
 		return ""
 	}
+}
+
+// demoLive says whether /api/rooms shows the demo room live.
+func demoLive(t *testing.T, c *http.Client, base string) bool {
+	t.Helper()
+	res, err := c.Get(base + "/api/rooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Rooms []struct{ Name, State string } `json:"rooms"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range body.Rooms {
+		if r.Name == "demo" && r.State == "live" {
+			return true
+		}
+	}
+	return false
 }
 
 // syncLog keeps the relay's log for the test to read.
