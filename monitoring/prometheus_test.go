@@ -179,6 +179,7 @@ func TestDashboardQueriesExportedMetrics(t *testing.T) {
 	// or a request exists: take their names from the collectors' descriptors.
 	ch := make(chan *prometheus.Desc, 64)
 	(&stateCollector{}).Describe(ch)
+	(&turnCollector{}).Describe(ch)
 	s.metrics.requests.Describe(ch)
 	close(ch)
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
