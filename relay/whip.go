@@ -126,14 +126,11 @@ func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Allow", "OPTIONS, POST")
 	w.Header().Set("Accept-Post", "application/sdp")
 	if s.cfg.ICEServers != nil {
-		// Credentials are minted here: the same per-address budget as
-		// offers, so a client cannot mint them by the thousand.
-		if !ValidRoomName(r.PathValue("room")) {
-			httperr.Write(w, r, s.log, httperr.New(http.StatusBadRequest, "bad room name: use letters, digits, '-' and '_' (at most 64)"))
-			return
-		}
-		if !s.limiter.Allow(r.RemoteAddr) {
-			httperr.Write(w, r, s.log, httperr.Retry(http.StatusTooManyRequests, time.Second, "too many requests from your address; slow down"))
+		// Credentials are minted here: OPTIONS goes through admission
+		// like an offer (room name, the per-address budget), so a client
+		// cannot mint them by the thousand.
+		if _, err := s.admit(w, r, gate{method: http.MethodOptions}); err != nil {
+			httperr.Write(w, r, s.log, err)
 			return
 		}
 	}
