@@ -261,7 +261,9 @@ func (s *Server) permit(client net.Addr, peer net.IP) bool {
 	if _, room, ok := parseUsername(s.clients[client.String()]); ok {
 		s.roomLocked(room).RefusedPermissions++
 	}
-	s.cfg.Log.Warn("turn: permission refused", "client", client.String(), "peer", peer.String())
+	// Debug, not Warn: a client may ask again and again; the refusals are
+	// counted in relay_turn_refused_total.
+	s.cfg.Log.Debug("turn: permission refused", "client", client.String(), "peer", peer.String())
 	return false
 }
 
