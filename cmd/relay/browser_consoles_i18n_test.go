@@ -8,11 +8,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,35 +17,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
 	"github.com/relay-av/relay/internal/auth"
 )
-
-// catalogue reads the interface strings of lang from the player's catalogue.
-func catalogue(t *testing.T, lang string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "player", "static", "i18n", lang+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cat map[string]any
-	if err := json.Unmarshal(b, &cat); err != nil {
-		t.Fatalf("%s.json: %v", lang, err)
-	}
-	return cat
-}
-
-// catString is the plain string of key, with {name}s filled from vars.
-func catString(t *testing.T, cat map[string]any, key string, vars ...string) string {
-	t.Helper()
-	s, ok := cat[key].(string)
-	if !ok {
-		t.Fatalf("catalogue has no string %q", key)
-	}
-	for i := 0; i+1 < len(vars); i += 2 {
-		s = strings.ReplaceAll(s, "{"+vars[i]+"}", vars[i+1])
-	}
-	return s
-}
 
 // wording is what one element should say: its text, or one attribute.
 type wording struct {

@@ -9,8 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,30 +20,6 @@ import (
 	"github.com/relay-av/relay/internal/auth"
 	"github.com/relay-av/relay/relay/peer"
 )
-
-// lmCatalogue reads one interface catalogue as the relay serves it.
-func lmCatalogue(t *testing.T, lang string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "player", "static", "i18n", lang+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cat map[string]any
-	if err := json.Unmarshal(b, &cat); err != nil {
-		t.Fatalf("%s.json: %v", lang, err)
-	}
-	return cat
-}
-
-// lmStr is a catalogue's plain string for key.
-func lmStr(t *testing.T, cat map[string]any, key string) string {
-	t.Helper()
-	s, ok := cat[key].(string)
-	if !ok || s == "" {
-		t.Fatalf("catalogue has no string %q", key)
-	}
-	return s
-}
 
 // lmTextIs waits until the element sel finds has exactly want as its text.
 func lmTextIs(t *testing.T, ctx context.Context, what, sel, want string) {
@@ -107,7 +81,7 @@ func lmCountStreams(t *testing.T, ctx context.Context, token string) {
 // without reopening the event stream.
 func TestBrowserLobbyMonitorI18n(t *testing.T) {
 	r := startPageRelay(t, "")
-	ar, ru, zh := lmCatalogue(t, "ar"), lmCatalogue(t, "ru"), lmCatalogue(t, "zh-Hans")
+	ar, ru, zh := catalogue(t, "ar"), catalogue(t, "ru"), catalogue(t, "zh-Hans")
 	// Three viewers of the demo room: a count with its own plural form in
 	// Arabic ("few") and in Russian.
 	for i := 0; i < 3; i++ {
@@ -125,10 +99,10 @@ func TestBrowserLobbyMonitorI18n(t *testing.T) {
 	navigate(t, ctx, r.url("/?ui=ar"))
 	waitJS(t, ctx, 15*time.Second, "the demo room live with 3 viewers in the Arabic lobby", demoLive)
 	waitJS(t, ctx, 5*time.Second, "dir=rtl, lang=ar", `document.documentElement.dir === 'rtl' && document.documentElement.lang === 'ar'`)
-	lmTextIs(t, ctx, "the heading", "h1.title", lmStr(t, ar, "lobby.title"))
-	lmTextIs(t, ctx, "the introduction", ".intro", lmStr(t, ar, "lobby.intro"))
-	lmTextIs(t, ctx, "the live pill", `li[data-room="demo"] .pill`, lmStr(t, ar, "lobby.state_live"))
-	lmTextIs(t, ctx, "the watch button", `li[data-room="demo"] .watch-btn`, lmStr(t, ar, "lobby.watch_now"))
+	lmTextIs(t, ctx, "the heading", "h1.title", catString(t, ar, "lobby.title"))
+	lmTextIs(t, ctx, "the introduction", ".intro", catString(t, ar, "lobby.intro"))
+	lmTextIs(t, ctx, "the live pill", `li[data-room="demo"] .pill`, catString(t, ar, "lobby.state_live"))
+	lmTextIs(t, ctx, "the watch button", `li[data-room="demo"] .watch-btn`, catString(t, ar, "lobby.watch_now"))
 	waitJS(t, ctx, 5*time.Second, "the viewer count in its Arabic plural form", lmPluralJS(`li[data-room="demo"] .viewers`, "ar", ar["lobby.viewers"]))
 	waitJS(t, ctx, 5*time.Second, "the staff paths kept left to right in the Arabic sentence",
 		`[...document.querySelectorAll('.foot code')].every((c) => getComputedStyle(c).direction === 'ltr' && c.textContent.startsWith('/'))`)
@@ -152,7 +126,7 @@ func TestBrowserLobbyMonitorI18n(t *testing.T) {
 	navigate(t, ctx, r.url("/?ui=ru"))
 	waitJS(t, ctx, 15*time.Second, "the demo room in the Russian lobby", demoLive)
 	waitJS(t, ctx, 5*time.Second, "dir=ltr, lang=ru", `document.documentElement.dir === 'ltr' && document.documentElement.lang === 'ru'`)
-	lmTextIs(t, ctx, "the heading", "h1.title", lmStr(t, ru, "lobby.title"))
+	lmTextIs(t, ctx, "the heading", "h1.title", catString(t, ru, "lobby.title"))
 	waitJS(t, ctx, 5*time.Second, "the viewer count in its Russian plural form", lmPluralJS(`li[data-room="demo"] .viewers`, "ru", ru["lobby.viewers"]))
 	screenshot(t, ctx, "lobby-ru")
 
@@ -164,10 +138,10 @@ func TestBrowserLobbyMonitorI18n(t *testing.T) {
 	navigate(t, mon, r.url("/monitor?ui=ar"))
 	waitJS(t, mon, 15*time.Second, "the demo room live on the Arabic monitor", room+`?.querySelector('.state')?.dataset.state === 'live' && document.querySelector('#status').dataset.state === 'ok'`)
 	waitJS(t, mon, 5*time.Second, "dir=rtl, lang=ar", `document.documentElement.dir === 'rtl' && document.documentElement.lang === 'ar'`)
-	lmTextIs(t, mon, "the heading", "h1.title", lmStr(t, ar, "monitor.title"))
-	lmTextIs(t, mon, "the live data status", "#status", lmStr(t, ar, "monitor.live_data_admin"))
-	lmTextIs(t, mon, "the state chip", `[data-room="demo"] .state`, lmStr(t, ar, "monitor.state_live"))
-	lmTextIs(t, mon, "the first fact", `[data-room="demo"] .fact dt`, lmStr(t, ar, "monitor.fact_viewers"))
+	lmTextIs(t, mon, "the heading", "h1.title", catString(t, ar, "monitor.title"))
+	lmTextIs(t, mon, "the live data status", "#status", catString(t, ar, "monitor.live_data_admin"))
+	lmTextIs(t, mon, "the state chip", `[data-room="demo"] .state`, catString(t, ar, "monitor.state_live"))
+	lmTextIs(t, mon, "the first fact", `[data-room="demo"] .fact dt`, catString(t, ar, "monitor.fact_viewers"))
 	lmTextIs(t, mon, "the viewers fact", `[data-room="demo"] [data-fact="viewers"]`, "3")
 	// A figure with a unit: the unit as Intl writes it in Arabic.
 	ingest := func(lang string) string {
@@ -197,11 +171,11 @@ func TestBrowserLobbyMonitorI18n(t *testing.T) {
 	}
 	waitJS(t, mon, 5*time.Second, "a switch to Chinese", `(() => { const s = document.querySelector('#ui-lang'); s.value = 'zh-Hans'; s.dispatchEvent(new Event('change')); return true; })()`)
 	waitJS(t, mon, 5*time.Second, "dir=ltr, lang=zh-Hans", `document.documentElement.dir === 'ltr' && document.documentElement.lang === 'zh-Hans'`)
-	lmTextIs(t, mon, "the heading", "h1.title", lmStr(t, zh, "monitor.title"))
-	lmTextIs(t, mon, "the live data status", "#status", lmStr(t, zh, "monitor.live_data_admin"))
-	lmTextIs(t, mon, "the state chip", `[data-room="demo"] .state`, lmStr(t, zh, "monitor.state_live"))
-	lmTextIs(t, mon, "the first fact", `[data-room="demo"] .fact dt`, lmStr(t, zh, "monitor.fact_viewers"))
-	waitJS(t, mon, 5*time.Second, "the admin state in Chinese", `document.querySelector('#admin-state').textContent === `+lmJSString(lmStr(t, zh, "monitor.token_set")))
+	lmTextIs(t, mon, "the heading", "h1.title", catString(t, zh, "monitor.title"))
+	lmTextIs(t, mon, "the live data status", "#status", catString(t, zh, "monitor.live_data_admin"))
+	lmTextIs(t, mon, "the state chip", `[data-room="demo"] .state`, catString(t, zh, "monitor.state_live"))
+	lmTextIs(t, mon, "the first fact", `[data-room="demo"] .fact dt`, catString(t, zh, "monitor.fact_viewers"))
+	waitJS(t, mon, 5*time.Second, "the admin state in Chinese", `document.querySelector('#admin-state').textContent === `+lmJSString(catString(t, zh, "monitor.token_set")))
 	waitJS(t, mon, 10*time.Second, "the ingest bitrate with Intl's Chinese unit", ingest("zh-Hans"))
 	time.Sleep(2 * time.Second) // snapshots go on arriving on the same stream
 	if got := eval[int](t, mon, `window.__streams`); got != streams {
@@ -213,7 +187,7 @@ func TestBrowserLobbyMonitorI18n(t *testing.T) {
 	// Chinese from the address, as a page opened in it.
 	navigate(t, mon, r.url("/monitor?ui=zh-Hans"))
 	waitJS(t, mon, 15*time.Second, "the demo room live on the Chinese monitor", room+`?.querySelector('.state')?.dataset.state === 'live'`)
-	lmTextIs(t, mon, "the heading", "h1.title", lmStr(t, zh, "monitor.title"))
+	lmTextIs(t, mon, "the heading", "h1.title", catString(t, zh, "monitor.title"))
 	lmTextIs(t, mon, "the totals' viewers", "#total-viewers + span", lmPluralForm(t, zh, "monitor.total_viewers", "other"))
 	waitJS(t, mon, 10*time.Second, "the ingest bitrate with Intl's Chinese unit", ingest("zh-Hans"))
 	screenshot(t, mon, "monitor-zh")

@@ -8,7 +8,6 @@ package main
 // come from the catalogues (player/static/i18n), not from this file.
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -17,30 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-// wiCatalogue reads one interface catalogue of the pages.
-func wiCatalogue(t *testing.T, lang string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "player", "static", "i18n", lang+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cat map[string]any
-	if err := json.Unmarshal(b, &cat); err != nil {
-		t.Fatalf("%s.json: %v", lang, err)
-	}
-	return cat
-}
-
-// wiString is a plain string of a catalogue.
-func wiString(t *testing.T, cat map[string]any, key string) string {
-	t.Helper()
-	s, ok := cat[key].(string)
-	if !ok || s == "" {
-		t.Fatalf("catalogue has no string %q", key)
-	}
-	return s
-}
 
 type wiRect struct {
 	Left  float64 `json:"left"`
@@ -66,7 +41,7 @@ var wiLabels = []struct{ js, key string }{
 func wiCheckLabels(t *testing.T, lang string, cat map[string]any, get func(js string) string) {
 	t.Helper()
 	for _, l := range wiLabels {
-		if got, want := get(l.js), wiString(t, cat, l.key); got != want {
+		if got, want := get(l.js), catString(t, cat, l.key); got != want {
 			t.Errorf("%s: %s is %q, want %q", lang, l.key, got, want)
 		}
 	}
@@ -84,7 +59,7 @@ func TestBrowserWatchRTL(t *testing.T) {
 	b := newBrowser(t, false)
 	ctx := b.ctx
 	setViewport(t, ctx, 1280, 800, false)
-	ar, fr := wiCatalogue(t, "ar"), wiCatalogue(t, "fr")
+	ar, fr := catalogue(t, "ar"), catalogue(t, "fr")
 	get := func(js string) string { return eval[string](t, ctx, js) }
 
 	live := func() {
@@ -102,7 +77,7 @@ func TestBrowserWatchRTL(t *testing.T) {
 		t.Fatalf("document dir and lang %q, want rtl ar", d)
 	}
 	wiCheckLabels(t, "ar", ar, get)
-	if got, want := get(`document.querySelector('#transcript-title').firstChild.textContent.trim()`), strings.TrimSpace(strings.Split(wiString(t, ar, "watch.transcript_title"), "{lang}")[0]); got != want {
+	if got, want := get(`document.querySelector('#transcript-title').firstChild.textContent.trim()`), strings.TrimSpace(strings.Split(catString(t, ar, "watch.transcript_title"), "{lang}")[0]); got != want {
 		t.Errorf("transcript title %q, want %q", got, want)
 	}
 
@@ -140,7 +115,7 @@ func TestBrowserWatchRTL(t *testing.T) {
 			rtl["mute"].Left, rtl["fullscreen"].Left, en["mute"].Left, en["fullscreen"].Left)
 	}
 	waitJS(t, ctx, 8*time.Second, "connection indicator in Arabic units", fmt.Sprintf(`(() => { const s = document.querySelector('#net-text').textContent;
-		return s.includes(%q) || s.includes(%q); })()`, strings.Split(wiString(t, ar, "common.rate_kbps"), "{rate}")[1], strings.Split(wiString(t, ar, "common.rate_mbps"), "{rate}")[1]))
+		return s.includes(%q) || s.includes(%q); })()`, strings.Split(catString(t, ar, "common.rate_kbps"), "{rate}")[1], strings.Split(catString(t, ar, "common.rate_mbps"), "{rate}")[1]))
 	waitFrames(t, ctx, 5, 10*time.Second)
 	path := screenshot(t, ctx, "watch-ar")
 	if os.Getenv("RELAY_UPDATE_DOCS") != "" {
@@ -204,7 +179,7 @@ func TestBrowserWatchChinese(t *testing.T) {
 	b := newBrowser(t, false)
 	ctx := b.ctx
 	setViewport(t, ctx, 1280, 800, false)
-	zh := wiCatalogue(t, "zh-Hans")
+	zh := catalogue(t, "zh-Hans")
 	get := func(js string) string { return eval[string](t, ctx, js) }
 
 	navigate(t, ctx, r.url("/watch/demo?ui=zh-Hans"))
@@ -229,9 +204,9 @@ func TestBrowserWatchChinese(t *testing.T) {
 	if want := strings.ReplaceAll(form, "{n}", "12,345"); big != want {
 		t.Errorf("12345 viewers: %q, want %q (the number through Intl)", big, want)
 	}
-	rate := strings.Split(wiString(t, zh, "common.rate_kbps"), "{rate}")[1]
+	rate := strings.Split(catString(t, zh, "common.rate_kbps"), "{rate}")[1]
 	waitJS(t, ctx, 8*time.Second, "connection indicator in kb/s or Mb/s", fmt.Sprintf(`(() => { const s = document.querySelector('#net-text').textContent;
-		return s.includes(%q) || s.includes(%q); })()`, rate, strings.Split(wiString(t, zh, "common.rate_mbps"), "{rate}")[1]))
+		return s.includes(%q) || s.includes(%q); })()`, rate, strings.Split(catString(t, zh, "common.rate_mbps"), "{rate}")[1]))
 	if !demoCaptions(t, r) {
 		capt := dialCaptioner(t, r, "demo", "en")
 		capt.final("z1", "Good morning, and welcome to the plenary session on climate finance.")
