@@ -4,7 +4,6 @@ package main
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -40,7 +39,7 @@ func TestBrowserWatchThroughTURNS(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var paths map[string]int
 	for time.Now().Before(deadline) {
-		paths = demoPaths(t, client, "https://"+addr)
+		_, paths = demoRoom(t, client, "https://"+addr)
 		if paths["turn-tls"] == 1 {
 			break
 		}
@@ -57,29 +56,4 @@ func TestBrowserWatchThroughTURNS(t *testing.T) {
 	waitJS(t, mon, 15*time.Second, "the demo room's reach on the monitor",
 		`(document.querySelector('[data-room="demo"] [data-fact="paths"]')?.textContent || '') === '0 direct · 1 via TURN (UDP 0, TCP 0, TLS 1)'`)
 	b.checkConsole()
-}
-
-// demoPaths reads the demo room's viewer paths from /api/rooms.
-func demoPaths(t *testing.T, c *http.Client, base string) map[string]int {
-	t.Helper()
-	res, err := c.Get(base + "/api/rooms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var body struct {
-		Rooms []struct {
-			Name  string         `json:"name"`
-			Paths map[string]int `json:"paths"`
-		} `json:"rooms"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range body.Rooms {
-		if r.Name == "demo" {
-			return r.Paths
-		}
-	}
-	return nil
 }

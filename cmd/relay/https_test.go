@@ -149,7 +149,7 @@ func TestHTTPSCertificateReloadOnSIGHUP(t *testing.T) {
 
 	// A viewer over WHEP on HTTPS, once the demo room is on air.
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		if demoLive(t, client, base) {
+		if state, _ := demoRoom(t, client, base); state == "live" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -241,8 +241,9 @@ func startServe(t *testing.T, cfg serveConfig, logs io.Writer) string {
 	}
 }
 
-// demoLive says whether /api/rooms shows the demo room live.
-func demoLive(t *testing.T, c *http.Client, base string) bool {
+// demoRoom is the demo room as /api/rooms shows it: its state and its
+// viewers' paths.
+func demoRoom(t *testing.T, c *http.Client, base string) (state string, paths map[string]int) {
 	t.Helper()
 	res, err := c.Get(base + "/api/rooms")
 	if err != nil {
@@ -250,17 +251,20 @@ func demoLive(t *testing.T, c *http.Client, base string) bool {
 	}
 	defer res.Body.Close()
 	var body struct {
-		Rooms []struct{ Name, State string } `json:"rooms"`
+		Rooms []struct {
+			Name, State string
+			Paths       map[string]int `json:"paths"`
+		} `json:"rooms"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range body.Rooms {
-		if r.Name == "demo" && r.State == "live" {
-			return true
+		if r.Name == "demo" {
+			return r.State, r.Paths
 		}
 	}
-	return false
+	return "", nil
 }
 
 // syncLog keeps the relay's log for the test to read.
