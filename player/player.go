@@ -50,7 +50,9 @@
 package player
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -73,9 +75,11 @@ func Register(mux *http.ServeMux) {
 	if err != nil {
 		panic(err) // the embed pattern above guarantees the directory
 	}
-	mux.Handle("GET /static/", secure(assets(static), "", "no-cache"))
+	tags := etags(static)
+	mux.Handle("GET /static/", secure(assets(static, tags), "", "no-cache"))
 	page := func(name, frameAncestors string) http.Handler {
 		return secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("ETag", tags[name])
 			http.ServeFileFS(w, r, static, name)
 		}), frameAncestors, "no-cache")
 	}
@@ -94,7 +98,7 @@ func Register(mux *http.ServeMux) {
 // lists no directory and answers a path it cannot open (a bad escape such
 // as %ff, which fs.FS refuses as invalid and FileServerFS turned into a
 // 500) with a plain 404: nothing a client sends says more than "not here".
-func assets(static fs.FS) http.Handler {
+func assets(static fs.FS, tags map[string]string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
 		if !utf8.ValidString(name) || !fs.ValidPath(name) {
@@ -105,8 +109,33 @@ func assets(static fs.FS) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
+		w.Header().Set("ETag", tags[name])
 		http.ServeFileFS(w, r, static, name)
 	})
+}
+
+// etags are the embedded files' entity tags, from their contents. Embedded
+// files have no modification time, so without them "no-cache" made every
+// page load fetch every module and catalogue again; with them a browser
+// revalidates and gets 304 until the binary changes.
+func etags(static fs.FS) map[string]string {
+	tags := map[string]string{}
+	err := fs.WalkDir(static, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		tags[path] = `"` + hex.EncodeToString(sum[:12]) + `"`
+		return nil
+	})
+	if err != nil {
+		panic(err) // the embedded tree is readable by construction
+	}
+	return tags
 }
 
 // secure adds the security headers every page and asset carries. Tokens

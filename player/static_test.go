@@ -55,3 +55,25 @@ func TestStaticRefusesDirectoriesAndBadPaths(t *testing.T) {
 		t.Errorf("range: %d, %d bytes, %s", rec.Code, rec.Body.Len(), rec.Header().Get("Content-Type"))
 	}
 }
+
+// Pages and files carry an ETag from their contents: a browser that has
+// one revalidates with If-None-Match and gets 304, no body.
+func TestStaticETags(t *testing.T) {
+	mux := http.NewServeMux()
+	Register(mux)
+	for _, path := range []string{"/static/js/i18n.js", "/static/i18n/ar.json", "/watch/hall"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		tag := rec.Header().Get("ETag")
+		if rec.Code != 200 || len(tag) < 10 || rec.Body.Len() == 0 {
+			t.Fatalf("GET %s: %d, ETag %q, %d bytes", path, rec.Code, tag, rec.Body.Len())
+		}
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("If-None-Match", tag)
+		rec = httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+			t.Errorf("GET %s with its ETag: %d, %d bytes; want 304", path, rec.Code, rec.Body.Len())
+		}
+	}
+}
