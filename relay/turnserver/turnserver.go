@@ -42,15 +42,17 @@ type Config struct {
 	RelayIP, AdvertiseIP net.IP
 	// Peers are the relay's media addresses: the only ones relayed to.
 	Peers []netip.AddrPort
-	// Limits per credential (0: the defaults below).
+	// Limits per credential, and in all (0: the defaults below).
 	MaxAllocations int
 	MaxBitrate     int64 // per allocation, bits per second, both directions together
+	MaxTotal       int   // allocations over all credentials: each holds a socket
 	Log            *slog.Logger
 }
 
 const (
 	defaultMaxAllocations = 4                // a page's viewer, a retry, a second tab
 	defaultMaxBitrate     = 20_000_000       // a 1080p publisher with headroom
+	defaultMaxTotal       = 4096             // well above a relay's viewers through TURN; bounds the sockets
 	allocationLifetime    = 10 * time.Minute // clients refresh it
 )
 
@@ -112,6 +114,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxBitrate <= 0 {
 		cfg.MaxBitrate = defaultMaxBitrate
+	}
+	if cfg.MaxTotal <= 0 {
+		cfg.MaxTotal = defaultMaxTotal
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -238,11 +243,12 @@ func (s *Server) auth(ra *turn.RequestAttributes) (string, []byte, bool) {
 	return ra.Username, turn.GenerateAuthKey(ra.Username, ra.Realm, s.password(ra.Username)), true
 }
 
-// quota allows a credential a few live allocations.
+// quota allows a credential a few live allocations, and the server a
+// bounded number: credentials are cheap to get (OPTIONS), sockets are not.
 func (s *Server) quota(username, _ string, _ net.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.byUser[username] < s.cfg.MaxAllocations
+	return s.byUser[username] < s.cfg.MaxAllocations && len(s.relayed) < s.cfg.MaxTotal
 }
 
 // permit allows permissions toward the relay's media addresses only.

@@ -46,12 +46,12 @@ func media(t *testing.T) *net.UDPConn {
 	return c
 }
 
-func startTURN(t *testing.T, peer *net.UDPConn, maxAlloc int) *Server {
+func startTURN(t *testing.T, peer *net.UDPConn, maxAlloc int, maxTotal ...int) *Server {
 	t.Helper()
 	s, err := New(Config{
 		Secret: []byte("0123456789abcdef0123456789abcdef"), UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0",
 		TLS: selfSigned(t), RelayIP: net.IPv4(127, 0, 0, 1), Peers: []netip.AddrPort{peer.LocalAddr().(*net.UDPAddr).AddrPort()},
-		MaxAllocations: maxAlloc,
+		MaxAllocations: maxAlloc, MaxTotal: append(maxTotal, 0)[0],
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -261,5 +261,26 @@ func TestTURNAdvertisesPublicAddress(t *testing.T) {
 	}
 	if _, ok := s.Via(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ra.Port))); !ok {
 		t.Error("the allocation is not known by its local address (what the relay's ICE sees)")
+	}
+}
+
+// Over all credentials the server holds a bounded number of allocations.
+func TestTURNTotalQuota(t *testing.T) {
+	peer := media(t)
+	s := startTURN(t, peer, 0, 2)
+	for i := 0; i < 3; i++ {
+		user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
+		conn, err := dial(t, s, UDP, user, pass).Allocate()
+		if i < 2 {
+			if err != nil {
+				t.Fatalf("allocation %d: %v", i+1, err)
+			}
+			defer conn.Close()
+			continue
+		}
+		if err == nil {
+			conn.Close()
+			t.Error("a third allocation over a total of two")
+		}
 	}
 }
