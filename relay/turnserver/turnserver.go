@@ -335,6 +335,12 @@ func (s *Server) Via(addr netip.AddrPort) (Transport, bool) {
 	defer s.mu.Unlock()
 	a, ok := s.relayed[netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())]
 	if !ok {
+		// Allocations opened on every address (a relay not bound to one)
+		// are known by their port: the relay sees the address the kernel
+		// sent from.
+		a, ok = s.relayed[netip.AddrPortFrom(netip.IPv4Unspecified(), addr.Port())]
+	}
+	if !ok {
 		return "", false
 	}
 	return a.transport, true

@@ -284,3 +284,37 @@ func TestTURNTotalQuota(t *testing.T) {
 		}
 	}
 }
+
+// A relay bound to every address opens allocations on 0.0.0.0: the relay
+// sees their packets from one of the host's addresses, and still knows
+// them as TURN.
+func TestTURNViaOnEveryAddress(t *testing.T) {
+	peer := media(t)
+	s, err := New(Config{
+		Secret: []byte("0123456789abcdef0123456789abcdef"), UDPAddr: "127.0.0.1:0",
+		RelayIP: net.IPv4zero, AdvertiseIP: net.IPv4(127, 0, 0, 1),
+		Peers: []netip.AddrPort{peer.LocalAddr().(*net.UDPAddr).AddrPort()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
+	relayed, err := dial(t, s, UDP, user, pass).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relayed.Close()
+	if _, err := relayed.WriteTo([]byte("ping"), peer.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, from, err := peer.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if via, ok := s.Via(from.(*net.UDPAddr).AddrPort()); !ok || via != UDP {
+		t.Errorf("Via(%v) = %q %v: the relay would not know this viewer came through TURN", from, via, ok)
+	}
+}
