@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/relay-av/relay/internal/testkit"
 )
 
 func testMsg(kind msgKind, lang string, size int) outMsg {
@@ -62,7 +63,7 @@ func TestQueuePolicy(t *testing.T) {
 // TestSlowViewer: a viewer that stops reading does not delay the others and
 // is eventually disconnected (counted as "slow").
 func TestSlowViewer(t *testing.T) {
-	alone(t)
+	testkit.Alone(t)
 	e := newEnv(t, "", func(c *Config) {
 		c.QueueMessages = 64
 		c.WriteTimeout = 300 * time.Millisecond
@@ -132,7 +133,7 @@ func TestSlowViewer(t *testing.T) {
 // order. The fan-out's non-blocking writes leave the rest of a frame to the
 // connection's writer goroutine; nothing may be lost, repeated or cut.
 func TestStalledViewerResumes(t *testing.T) {
-	alone(t)
+	testkit.Alone(t)
 	e := newEnv(t, "", func(c *Config) {
 		c.QueueMessages = 1 << 16
 		c.QueueBytes = 64 << 20
@@ -191,15 +192,4 @@ func smallBufferDialer() websocket.Dialer {
 		}}
 		return nd.DialContext(ctx, network, addr)
 	}}
-}
-
-// alone skips a test outside a run of its own: what it measures (a
-// socket that fills, a viewer judged slow in time) changes when a 2-core
-// machine runs the browser tests beside it. scripts/test runs these alone,
-// after the parallel run (RELAY_TEST_ALONE=1).
-func alone(t *testing.T) {
-	t.Helper()
-	if os.Getenv("RELAY_TEST_ALONE") == "" {
-		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
-	}
 }

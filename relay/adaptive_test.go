@@ -3,13 +3,13 @@ package relay
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay/impair"
 	"github.com/relay-av/relay/relay/peer"
 )
@@ -97,12 +97,9 @@ func TestAdaptiveLayerFollowsLink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a minute of a capped link")
 	}
-	if os.Getenv("RELAY_TEST_ALONE") == "" {
-		// Beside other packages' tests on a small machine the impairment
-		// proxy is starved and the link it models changes under the test:
-		// scripts/test runs this one alone, after the parallel run.
-		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
-	}
+	// Beside other packages' tests on a small machine the impairment proxy
+	// is starved and the link it models changes under the test.
+	testkit.Alone(t)
 	r := newTestRelay(t, nil)
 	publishSimulcast(t, r, "hall")
 	// A link with half a second of buffer, as mobile and hotel links
@@ -182,9 +179,7 @@ func TestAdaptiveVideoPausesUnderLowestLayer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("half a minute of a capped link")
 	}
-	if os.Getenv("RELAY_TEST_ALONE") == "" {
-		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
-	}
+	testkit.Alone(t)
 	r := newTestRelay(t, nil)
 	publishSimulcast(t, r, "hall")
 	// 100 kbit/s: the audio (48 kbit/s) fits, the 150 kbit/s layer does not.

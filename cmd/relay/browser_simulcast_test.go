@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay"
 )
 
@@ -39,12 +39,9 @@ const simulcastYAML = `rooms:
 // 360 lines; a reload keeps the choice (the offer asks for it); Auto
 // brings the top layer back. A room with one layer has no quality menu.
 func TestBrowserSimulcast(t *testing.T) {
-	if os.Getenv("RELAY_TEST_ALONE") == "" {
-		// Chromium encodes three layers in real time here: beside the other
-		// packages' tests a 2-core machine drops layers and keyframes come
-		// late. scripts/test runs it alone, after the parallel run.
-		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
-	}
+	// Chromium encodes three layers in real time here: beside the other
+	// packages' tests a 2-core machine drops layers and keyframes come late.
+	testkit.Alone(t)
 	r := startPageRelay(t, simulcastYAML)
 	b := newBrowser(t, true)
 	pub := b.ctx

@@ -166,3 +166,14 @@ func ClientFrom(t testing.TB, ip string) *http.Client {
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
 }
+
+// Alone skips a test outside a run of its own: what it measures in time (a
+// capped link, a socket that fills, a real-time encoder) changes when a
+// 2-core machine runs the browser tests beside it. scripts/test runs these
+// alone, after the parallel run, with RELAY_TEST_ALONE=1.
+func Alone(t testing.TB) {
+	t.Helper()
+	if os.Getenv("RELAY_TEST_ALONE") == "" {
+		t.Skip("runs alone: RELAY_TEST_ALONE=1 (scripts/test does)")
+	}
+}
