@@ -46,18 +46,36 @@ func media(t *testing.T) *net.UDPConn {
 	return c
 }
 
-func startTURN(t *testing.T, peer *net.UDPConn, maxAlloc int, maxTotal ...int) *Server {
+// startTURN is a server on every transport relaying to peer, with the
+// changes mod makes to its config (mod may be nil).
+func startTURN(t *testing.T, peer *net.UDPConn, mod func(*Config)) *Server {
 	t.Helper()
-	s, err := New(Config{
+	cfg := Config{
 		Secret: []byte("0123456789abcdef0123456789abcdef"), UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0",
 		TLS: selfSigned(t), RelayIP: net.IPv4(127, 0, 0, 1), Peers: []netip.AddrPort{peer.LocalAddr().(*net.UDPAddr).AddrPort()},
-		MaxAllocations: maxAlloc, MaxTotal: append(maxTotal, 0)[0],
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// allocate is a UDP allocation on s with fresh credentials for room hall,
+// released when the test ends.
+func allocate(t *testing.T, s *Server) net.PacketConn {
+	t.Helper()
+	user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
+	relayed, err := dial(t, s, UDP, user, pass).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relayed.Close() })
+	return relayed
 }
 
 // dial is a TURN client of s over tr.
@@ -104,7 +122,7 @@ func dial(t *testing.T, s *Server, tr Transport, user, pass string) *turn.Client
 // the relay's own address is dropped.
 func TestTURNAllocatesAndRelaysToTheRelayOnly(t *testing.T) {
 	peer := media(t)
-	s := startTURN(t, peer, 0)
+	s := startTURN(t, peer, nil)
 	for _, tr := range []Transport{UDP, TCP, TLS} {
 		t.Run(string(tr), func(t *testing.T) {
 			user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
@@ -186,7 +204,7 @@ func TestTURNAllocatesAndRelaysToTheRelayOnly(t *testing.T) {
 // place.
 func TestTURNQuotaPerCredential(t *testing.T) {
 	peer := media(t)
-	s := startTURN(t, peer, 2)
+	s := startTURN(t, peer, func(c *Config) { c.MaxAllocations = 2 })
 	user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
 	var conns []net.PacketConn
 	for i := 0; i < 3; i++ {
@@ -239,23 +257,8 @@ func FuzzParseUsername(f *testing.F) {
 // Behind 1:1 NAT (--public-ip) an allocation is advertised at the public
 // address, while it is opened (and seen by the relay) on the local one.
 func TestTURNAdvertisesPublicAddress(t *testing.T) {
-	peer := media(t)
-	s, err := New(Config{
-		Secret: []byte("0123456789abcdef0123456789abcdef"), UDPAddr: "127.0.0.1:0",
-		RelayIP: net.IPv4(127, 0, 0, 1), AdvertiseIP: net.IPv4(203, 0, 113, 7),
-		Peers: []netip.AddrPort{peer.LocalAddr().(*net.UDPAddr).AddrPort()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
-	relayed, err := dial(t, s, UDP, user, pass).Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relayed.Close()
-	ra := relayed.LocalAddr().(*net.UDPAddr)
+	s := startTURN(t, media(t), func(c *Config) { c.AdvertiseIP = net.IPv4(203, 0, 113, 7) })
+	ra := allocate(t, s).LocalAddr().(*net.UDPAddr)
 	if !ra.IP.Equal(net.IPv4(203, 0, 113, 7)) {
 		t.Errorf("relayed address %v, want the public 203.0.113.7", ra)
 	}
@@ -267,7 +270,7 @@ func TestTURNAdvertisesPublicAddress(t *testing.T) {
 // Over all credentials the server holds a bounded number of allocations.
 func TestTURNTotalQuota(t *testing.T) {
 	peer := media(t)
-	s := startTURN(t, peer, 0, 2)
+	s := startTURN(t, peer, func(c *Config) { c.MaxTotal = 2 })
 	for i := 0; i < 3; i++ {
 		user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
 		conn, err := dial(t, s, UDP, user, pass).Allocate()
@@ -290,21 +293,8 @@ func TestTURNTotalQuota(t *testing.T) {
 // them as TURN.
 func TestTURNViaOnEveryAddress(t *testing.T) {
 	peer := media(t)
-	s, err := New(Config{
-		Secret: []byte("0123456789abcdef0123456789abcdef"), UDPAddr: "127.0.0.1:0",
-		RelayIP: net.IPv4zero, AdvertiseIP: net.IPv4(127, 0, 0, 1),
-		Peers: []netip.AddrPort{peer.LocalAddr().(*net.UDPAddr).AddrPort()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	user, pass := s.Credentials("hall", time.Now().Add(time.Hour))
-	relayed, err := dial(t, s, UDP, user, pass).Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relayed.Close()
+	s := startTURN(t, peer, func(c *Config) { c.RelayIP, c.AdvertiseIP = net.IPv4zero, net.IPv4(127, 0, 0, 1) })
+	relayed := allocate(t, s)
 	if _, err := relayed.WriteTo([]byte("ping"), peer.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
