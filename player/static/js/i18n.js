@@ -25,6 +25,19 @@ let strings = {};
 let english = {};
 let rules = new Intl.PluralRules('en');
 const englishRules = new Intl.PluralRules('en');
+// Formatters by kind and options, for the language now: building one costs
+// far more than using it, and the monitor formats hundreds a second.
+const formatters = new Map();
+
+function formatter(Kind, options) {
+  const key = `${Kind.name}|${JSON.stringify(options ?? {})}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Kind(lang, options);
+    formatters.set(key, f);
+  }
+  return f;
+}
 
 /** The interface language now. */
 export function uiLang() {
@@ -76,6 +89,7 @@ export async function use(l) {
   strings = own || en;
   lang = l;
   rules = new Intl.PluralRules(l);
+  formatters.clear();
   document.documentElement.lang = l;
   document.documentElement.dir = dir(l);
   translate(document);
@@ -103,7 +117,7 @@ function fill(v) {
 
 /** A number in the interface language's conventions. */
 export function num(n, options) {
-  return new Intl.NumberFormat(lang, options).format(n);
+  return formatter(Intl.NumberFormat, options).format(n);
 }
 
 /** A duration in seconds, e.g. "1 min 5 s" / "1 мин 5 с". */
@@ -113,7 +127,7 @@ export function duration(seconds) {
   if (!parts.hours) delete parts.hours;
   if (!parts.hours && !parts.minutes) delete parts.minutes;
   if (typeof Intl.DurationFormat === 'function') {
-    return new Intl.DurationFormat(lang, { style: 'narrow' }).format(parts);
+    return formatter(Intl.DurationFormat, { style: 'narrow' }).format(parts);
   }
   const unit = { hours: 'hour', minutes: 'minute', seconds: 'second' };
   return Object.entries(parts)
@@ -123,7 +137,7 @@ export function duration(seconds) {
 
 /** A time of day (HH:MM:SS, 24 h) in the interface language. */
 export function time(date) {
-  return new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(date);
+  return formatter(Intl.DateTimeFormat, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(date);
 }
 
 const slots = new WeakMap(); // element -> Map(slot name -> node)
