@@ -240,3 +240,21 @@ func (s *Service) handleTranscript(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	_, _ = w.Write(body)
 }
+
+// Finals returns the finals of a room's language in the current session,
+// corrections applied, in seq order; nil when there are none. The HLS
+// packager reads them for its subtitle renditions.
+func (s *Service) Finals(roomName, lang string) []Cue {
+	rm := s.existingRoom(roomName)
+	if rm == nil {
+		return nil
+	}
+	if h := rm.existing(lang); h != nil {
+		return h.transcript()
+	}
+	return nil
+}
+
+// Languages returns, sorted, the caption languages a room offers: the
+// declared ones and those used.
+func (s *Service) Languages(roomName string) []string { return s.offered(roomName) }

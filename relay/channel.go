@@ -208,7 +208,9 @@ func (r *Room) refresh(ch *channel) {
 	r.mu.Lock()
 	changed := ch.update(now)
 	var listeners []*viewer
+	var taps []*Tap
 	if changed {
+		taps = r.tapsForLocked(ch)
 		for _, v := range r.viewers {
 			// Every viewer watches the floor's video; a language
 			// channel's are those who chose it.
@@ -220,6 +222,9 @@ func (r *Room) refresh(ch *channel) {
 	r.mu.Unlock()
 	for _, v := range listeners {
 		v.retarget()
+	}
+	for _, t := range taps {
+		t.retarget()
 	}
 }
 

@@ -20,6 +20,7 @@ type forwarder struct {
 	pt        uint8
 	clockRate uint32
 	viewer    *viewer
+	tap       bool // an HLS tap's: no catch-up, it starts at a keyframe
 	// pts are the viewer's payload types per codec, from the codecs its
 	// section negotiated: a source in another negotiated codec (a sign
 	// interpreter's VP8 beside an H.264 floor) plays under that codec's
@@ -210,7 +211,7 @@ const catchUpCompress = 16
 // startCatchUp begins sending the current GOP from the history, when it is
 // all still there. Only for a viewer that has never been sent anything.
 func (f *forwarder) startCatchUp(p *packet, s *source) bool {
-	if !s.gopValid || s.kind != webrtc.RTPCodecTypeVideo || f.pts[s.ck] == 0 {
+	if f.tap || !s.gopValid || s.kind != webrtc.RTPCodecTypeVideo || f.pts[s.ck] == 0 {
 		return false
 	}
 	gop := s.gopStart

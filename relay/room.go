@@ -41,7 +41,8 @@ type Room struct {
 	// so a delegate's choice survives a booth going down.
 	channels map[string]*channel
 	viewers  map[string]*viewer
-	started  time.Time // first publish, for transcripts and the lobby
+	taps     map[*Tap]struct{} // HLS taps: listeners without a PeerConnection
+	started  time.Time         // first publish, for transcripts and the lobby
 	// retired holds the forwarding counts of viewers that left, per kind,
 	// so the room's totals never go down.
 	retired map[webrtc.RTPCodecType]*KindStats
@@ -55,7 +56,7 @@ func newRoom(cfg RoomConfig, srv *Server) *Room {
 	floor := newChannel("")
 	return &Room{
 		cfg: cfg, srv: srv, floor: floor, groups: floor.groups, channels: map[string]*channel{},
-		viewers: map[string]*viewer{},
+		viewers: map[string]*viewer{}, taps: map[*Tap]struct{}{},
 		retired: map[webrtc.RTPCodecType]*KindStats{webrtc.RTPCodecTypeVideo: {}, webrtc.RTPCodecTypeAudio: {}},
 	}
 }

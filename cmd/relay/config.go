@@ -19,7 +19,18 @@ type fileConfig struct {
 		Title     string   `yaml:"title"`
 		Private   bool     `yaml:"private"`
 		Languages []string `yaml:"languages"`
+		// Record: the room's sessions are recorded; unset means yes for
+		// a room declared here.
+		Record *bool `yaml:"record"`
 	} `yaml:"rooms"`
+	// Recordings bound what recordings may take: KeepDays and KeepGB
+	// delete the oldest (0: keep all); under MinFreeGB free on the disk
+	// recording stops (0: 1 GiB or 5 % of the disk, the larger).
+	Recordings struct {
+		KeepDays  int     `yaml:"keep_days"`
+		KeepGB    float64 `yaml:"keep_gb"`
+		MinFreeGB float64 `yaml:"min_free_gb"`
+	} `yaml:"recordings"`
 	Limits struct {
 		MaxRooms          int `yaml:"max_rooms"`
 		MaxViewers        int `yaml:"max_viewers"`
@@ -93,6 +104,7 @@ type serveConfig struct {
 	DataDir   string
 	Config    string
 	Demo      bool
+	Record    bool // record rooms created by a first publish (declared rooms: their record setting)
 	LogFormat string
 	LogLevel  string
 	Shutdown  time.Duration

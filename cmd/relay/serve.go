@@ -24,6 +24,7 @@ import (
 	"github.com/relay-av/relay/player"
 	"github.com/relay-av/relay/relay"
 	"github.com/relay-av/relay/relay/clip"
+	"github.com/relay-av/relay/relay/hls"
 )
 
 func runServe(args []string) error {
@@ -36,6 +37,7 @@ func runServe(args []string) error {
 	fs.StringVar(&c.DataDir, "data", "./data", "directory for caption journals")
 	fs.StringVar(&c.Config, "config", "", "optional YAML file: rooms, limits, token policy")
 	fs.BoolVar(&c.Demo, "demo", false, "publish a looping test clip with sample captions into room 'demo'")
+	fs.BoolVar(&c.Record, "record", false, "record the demo room and rooms created by a first publish (rooms in --config record unless 'record: false')")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.Shutdown, "shutdown-timeout", 4*time.Second, "how long to wait for clean shutdown")
@@ -120,6 +122,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		httpDone <- srv.Serve(ln)
 	}()
 	https.start(ctx, log)
+	p.hls.Start()
 	log.Info("relay listening", https.scheme(), ln.Addr().String(), "udp", p.sfu.UDPAddr().String(), "data", c.DataDir)
 	printWelcome(out, https.scheme()+"://"+displayAddr(ln.Addr()), p.authority, p.devSecret, c.Demo)
 	if started != nil {
@@ -144,6 +147,7 @@ type parts struct {
 	metrics   *monitoring.Metrics
 	sfu       *relay.Server
 	captions  *captions.Service
+	hls       *hls.Server
 	// turn is the built-in TURN server (nil without --turn-port or
 	// --turns-port). Set once before the HTTP server starts; the relay
 	// reads it through the closures of newSFU.
@@ -173,6 +177,7 @@ func buildParts(c serveConfig, log *slog.Logger) (*parts, error) {
 		p.sfu.Close()
 		return nil, err
 	}
+	p.hls = p.newHLS(c, log)
 	return p, nil
 }
 
@@ -260,6 +265,7 @@ func (p *parts) handler(ctx context.Context, log *slog.Logger, hsts bool) http.H
 	mux := http.NewServeMux()
 	p.sfu.Register(mux)
 	p.captions.Register(mux)
+	p.hls.Register(mux)
 	mon := monitoring.New(monitoring.Params{Relay: p.sfu, Captions: p.captions, Admin: p.sfu, Auth: p.authority,
 		StreamsPerAddr: p.fc.Limits.MonitorStreamsPerAddress, Done: ctx.Done(), Logger: log, Ready: p.ready})
 	mon.Register(mux)
@@ -333,6 +339,7 @@ func (p *parts) shutdown(srv *http.Server, timeout time.Duration, demoDone <-cha
 	if err := srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
 		srv.Close()
 	}
+	p.hls.Close() // before the relay: its sessions end, their recordings are finished
 	p.sfu.Close()
 	p.captions.Close()
 	<-demoDone
@@ -341,6 +348,7 @@ func (p *parts) shutdown(srv *http.Server, timeout time.Duration, demoDone <-cha
 // close releases captions and media, whichever way serve ends; after
 // shutdown it finds them closed already.
 func (p *parts) close() {
+	p.hls.Close()
 	p.captions.Close()
 	p.sfu.Close()
 }
