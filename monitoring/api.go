@@ -49,6 +49,9 @@ type Params struct {
 	// Admin and Auth enable the AV team's actions; nil Admin disables them.
 	Admin Admin
 	Auth  auth.Authorizer
+	// HLS adds each room's HLS session and recording state to /api/rooms;
+	// nil means none is shown.
+	HLS HLSStats
 	// Ready reports why the relay is not ready, or nil when it is; nil
 	// means always ready. /readyz calls it at most once a second (it may
 	// do a synced write) and answers from that result meanwhile.
@@ -119,13 +122,24 @@ func (m *Monitor) Register(mux *http.ServeMux) {
 	}
 }
 
-// RoomView is one room in /api/rooms: the SFU's view plus caption languages.
+// RoomView is one room in /api/rooms: the SFU's view plus caption
+// languages and the HLS session.
 type RoomView struct {
 	relay.RoomInfo
 	Captions []captions.LangStats `json:"captions"`
+	HLS      *HLSView             `json:"hls,omitempty"` // absent until the room's first HLS session (or without Params.HLS)
 }
 
-// Snapshot merges the SFU's and the caption service's rooms.
+// HLSView is a room's current or last HLS session.
+type HLSView struct {
+	Live      bool   `json:"live"`
+	Session   string `json:"session"`
+	Recording bool   `json:"recording"` // being recorded now
+	Stopped   string `json:"stopped"`   // why its recording stopped; "" while it goes on or when not recorded
+}
+
+// Snapshot merges the SFU's and the caption service's rooms, and adds
+// their HLS sessions.
 func (m *Monitor) Snapshot() []RoomView {
 	byName := map[string]*RoomView{}
 	var order []string
@@ -150,6 +164,13 @@ func (m *Monitor) Snapshot() []RoomView {
 		for name, rv := range byName {
 			if !withState[name] {
 				rv.Captions = m.p.Captions.Declared(name)
+			}
+		}
+	}
+	if m.p.HLS != nil {
+		for _, hs := range m.p.HLS.Stats() {
+			if rv := byName[hs.Room]; rv != nil && hs.Session != "" {
+				rv.HLS = &HLSView{Live: hs.Live, Session: hs.Session, Recording: hs.Recording, Stopped: hs.RecordingStopped}
 			}
 		}
 	}

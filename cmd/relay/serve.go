@@ -266,7 +266,7 @@ func (p *parts) handler(ctx context.Context, log *slog.Logger, hsts bool) http.H
 	p.sfu.Register(mux)
 	p.captions.Register(mux)
 	p.hls.Register(mux)
-	mon := monitoring.New(monitoring.Params{Relay: p.sfu, Captions: p.captions, Admin: p.sfu, Auth: p.authority,
+	mon := monitoring.New(monitoring.Params{Relay: p.sfu, Captions: p.captions, Admin: p.sfu, Auth: p.authority, HLS: p.hls,
 		StreamsPerAddr: p.fc.Limits.MonitorStreamsPerAddress, Done: ctx.Done(), Logger: log, Ready: p.ready})
 	mon.Register(mux)
 	maxViewers, maxPerRoom := p.sfu.Limits()
@@ -274,6 +274,7 @@ func (p *parts) handler(ctx context.Context, log *slog.Logger, hsts bool) http.H
 	if p.turn != nil {
 		p.metrics.WatchTURN(p.turn.srv)
 	}
+	p.metrics.WatchHLS(p.hls)
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	player.Register(mux)
 	return withSecurityHeaders(mux, hsts)

@@ -58,13 +58,20 @@ func (m *media) notifyLocked() {
 	m.updated = make(chan struct{})
 }
 
-// startSegment opens segment nextMSN at media time start.
-func (m *media) startSegment(start time.Duration, independent bool, pdt time.Time) {
+// startSegment opens segment nextMSN at media time start; it returns
+// its number.
+func (m *media) startSegment(start time.Duration, independent bool, pdt time.Time) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.cur = &segment{msn: m.nextMSN, init: len(m.inits) - 1, start: start, pdt: pdt, independent: independent}
-	m.nextMSN++
+	m.openLocked(&segment{start: start, pdt: pdt, independent: independent})
 	m.notifyLocked()
+	return m.cur.msn
+}
+
+func (m *media) openLocked(s *segment) {
+	s.msn, s.init = m.nextMSN, len(m.inits)-1
+	m.cur = s
+	m.nextMSN++
 }
 
 func (m *media) addPart(p *part) {
@@ -77,8 +84,9 @@ func (m *media) addPart(p *part) {
 	m.notifyLocked()
 }
 
-// endSegment completes the segment in progress; it returns it.
-func (m *media) endSegment(window int) *segment {
+// endSegment completes the segment in progress and opens next (nil:
+// none); it returns the completed one.
+func (m *media) endSegment(window int, next *segment) *segment {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.cur
@@ -86,6 +94,9 @@ func (m *media) endSegment(window int) *segment {
 		return nil
 	}
 	m.cur = nil
+	if next != nil {
+		m.openLocked(next)
+	}
 	var buf bytes.Buffer
 	for _, p := range s.parts {
 		buf.Write(p.data)
@@ -119,6 +130,14 @@ func (m *media) hasLocked(msn uint64, part int) bool {
 	}
 	if m.cur != nil && m.cur.msn == msn {
 		return part >= 0 && part < len(m.cur.parts)
+	}
+	if part >= 0 {
+		// A part past the end of a complete segment stands for the next
+		// segment's first (RFC 8216bis §6.2.5.2): the preload hint of a
+		// segment that ended sooner than hinted.
+		if s := m.segmentLocked(msn); s != nil && s.data != nil && part >= len(s.parts) {
+			return m.hasLocked(msn+1, 0)
+		}
 	}
 	return len(m.segs) > 0 && m.segs[len(m.segs)-1].msn >= msn
 }

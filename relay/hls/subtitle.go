@@ -74,16 +74,11 @@ func (st *subTrack) segment(seg *segment) {
 	}
 	spreadCues(out)
 	st.mu.Lock()
-	if st.nextMSN < seg.msn {
-		st.nextMSN = seg.msn
-	}
+	st.nextMSN = max(st.nextMSN, seg.msn)
+	st.openLocked(&segment{start: start, pdt: seg.pdt, independent: true,
+		parts: []*part{{data: writeVTT(out), dur: end - start, independent: true}}, dur: end - start})
 	st.mu.Unlock()
-	st.startSegment(start, true, seg.pdt)
-	st.mu.Lock()
-	st.cur.dur = end - start
-	st.cur.parts = []*part{{data: writeVTT(out), dur: end - start, independent: true}}
-	st.mu.Unlock()
-	st.endSegment(st.sess.cfg.window())
+	st.endSegment(st.sess.cfg.window(), nil)
 	st.forget(end)
 }
 

@@ -276,8 +276,7 @@ func (t *track) commit(s *sample) {
 		t.forceCut = false // the first segment starts here anyway
 		t.openSegment(s)
 	} else if t.cutBefore(s) {
-		t.closeSegment()
-		t.openSegment(s)
+		t.closeSegment(s)
 	}
 	if len(t.partBuf) > 0 && t.partDur+s.dur > t.fromDuration(t.sess.cfg.PartTarget) {
 		t.flushPart()
@@ -380,38 +379,48 @@ func (t *track) flushPart() {
 	t.addPart(&part{data: buf.Bytes(), dur: t.toDuration(dur), independent: independent})
 }
 
-// openSegment starts a segment with s.
+// openSegment starts the first segment, with s.
 func (t *track) openSegment(s *sample) {
 	if t.kind == webrtc.RTPCodecTypeAudio && len(t.inits) == 0 {
 		t.audioInit()
 	}
 	at := t.toDuration(s.pts)
-	t.mu.Lock()
-	if len(t.segs) == 0 && t.cur == nil && !t.lead {
+	if !t.lead {
+		t.mu.Lock()
 		t.nextMSN = t.sess.msnAt(at) // agree with the lead's numbers
+		t.mu.Unlock()
 	}
-	msn := t.nextMSN
-	t.mu.Unlock()
 	t.curStart, t.curDur, t.asked = s.pts, 0, false
-	t.startSegment(at, s.key, t.sess.wallAt(at))
+	msn := t.startSegment(at, s.key, t.sess.wallAt(at))
 	if t.lead {
 		t.sess.addBoundary(msn, at)
 	}
 }
 
-// closeSegment ends the segment in progress, if any.
-func (t *track) closeSegment() {
+// closeSegment ends the segment in progress, if any; with next, the
+// next segment starts with it in the same step, so that no playlist is
+// ever without a segment in progress (and its preload hint).
+func (t *track) closeSegment(next *sample) {
 	if t.cur == nil {
 		return
 	}
 	t.flushPart()
-	seg := t.endSegment(t.sess.cfg.window())
+	var following *segment
+	if next != nil {
+		at := t.toDuration(next.pts)
+		following = &segment{start: at, independent: next.key, pdt: t.sess.wallAt(at)}
+		t.curStart, t.curDur, t.asked = next.pts, 0, false
+	}
+	seg := t.endSegment(t.sess.cfg.window(), following)
 	if seg == nil {
 		return
 	}
 	t.written.Add(1)
 	t.sess.record.segment(t.name(), seg, t.inits)
 	if t.lead {
+		if following != nil {
+			t.sess.addBoundary(following.msn, following.start)
+		}
 		t.sess.leadSegment(seg)
 	}
 }
@@ -433,7 +442,7 @@ func (t *track) finish() {
 		t.commit(s)
 	}
 	t.queue = nil
-	t.closeSegment()
+	t.closeSegment(nil)
 	t.end()
 }
 
