@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 	"github.com/relay-av/relay/relay/peer"
 )
 
-// runLoad is `relay load`: publish a clip, open N viewers, report.
+// runLoad is `relay load`: publish a clip, open N viewers and M HLS
+// players, report.
 func runLoad(args []string, out, progress io.Writer) error {
 	var cfg load.Config
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
@@ -43,6 +45,12 @@ func runLoad(args []string, out, progress io.Writer) error {
 	fs.StringVar(&cfg.Lang, "lang", "en", "caption language")
 	fs.StringVar(&cfg.CaptionToken, "caption-token", "", "captioner token (default: minted from RELAY_SECRET)")
 	fs.IntVar(&cfg.PID, "pid", 0, "relay process id, to measure its CPU and memory")
+	var hcfg load.HLSConfig
+	fs.IntVar(&hcfg.Players, "hls", 0, "LL-HLS players, beside the WHEP viewers or instead of them (--viewers 0): each follows the first video variant and the default audio with blocking playlist reloads and fetches every part, as hls.js does in low-latency mode")
+	fs.StringVar(&hcfg.URL, "hls-url", "", "base URL the HLS players fetch from, e.g. an HTTP cache in front of the relay (default: --url)")
+	fs.StringVar(&hcfg.Subtitles, "hls-subs", "", "HLS players also follow this subtitle language (* for the first offered)")
+	fs.StringVar(&hcfg.Token, "hls-token", "", "viewer token for a private room's HLS")
+	publish := fs.String("publish", "auto", "publish the clip into --room: yes; no (HLS players only, on a room already live: the demo room, an encoder); auto: yes unless only HLS players run and the room is already on air")
 	jsonOut := fs.String("json", "", "also write the JSON summary to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile here (to make the tool cheaper)")
 	if err := fs.Parse(args); err != nil {
@@ -57,42 +65,45 @@ func runLoad(args []string, out, progress io.Writer) error {
 	if cfg.Viewers < 0 || cfg.Viewers > 5000 || cfg.CaptionViewers < 0 || cfg.CaptionViewers > 50000 {
 		return errors.New("--viewers must be 0..5000 and --caption-viewers 0..50000")
 	}
+	if hcfg.Players < 0 || hcfg.Players > load.MaxHLSPlayers {
+		return fmt.Errorf("--hls must be 0..%d", load.MaxHLSPlayers)
+	}
 	if cfg.Duration > time.Hour {
 		return errors.New("--duration is at most 1h")
 	}
-	var err error
-	if *clipPath == "" {
-		cfg.Clip, err = clip.Demo()
-	} else {
-		cfg.Clip, err = clip.Load(*clipPath, *fps)
+	// WebRTC load (viewers, captions) needs the tool's own publisher: frame
+	// latency is measured from its send times. HLS players alone only need
+	// the room on air.
+	webrtcLoad := cfg.Viewers > 0 || cfg.CaptionViewers > 0 || cfg.CueRate > 0 || hcfg.Players == 0
+	switch {
+	case *publish != "auto" && *publish != "yes" && *publish != "no":
+		return errors.New("--publish is auto, yes or no")
+	case *publish == "no" && webrtcLoad:
+		return errors.New("--publish no runs HLS players only: give --hls N --viewers 0 and no caption load")
 	}
-	if err != nil {
-		return err
+	if hcfg.URL == "" {
+		hcfg.URL = cfg.URL
 	}
-	if *simulcast || *simulcastClips != "" {
-		if cfg.Layers, err = simulcastLayers(*simulcastClips, *fps); err != nil {
-			return err
-		}
-	}
-	// Caption viewers need the captioner too: it creates their language.
-	needCaptioner := cfg.CueRate > 0 || cfg.CaptionViewers > 0
-	if cfg.Token == "" || (needCaptioner && cfg.CaptionToken == "") {
-		secret := os.Getenv("RELAY_SECRET")
-		if secret == "" {
-			return errors.New("give --token (and --caption-token) or set RELAY_SECRET to mint them")
-		}
-		a, err := auth.New([]byte(secret))
+	hcfg.Room, hcfg.Ramp, hcfg.Settle, hcfg.Duration = cfg.Room, cfg.Ramp, cfg.Settle, cfg.Duration
+	progress = &progressWriter{w: progress}
+	cfg.Progress, hcfg.Progress = progress, progress
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	doPublish := webrtcLoad || *publish == "yes"
+	if !webrtcLoad && *publish == "auto" {
+		live, err := load.HLSLive(ctx, hcfg.URL, cfg.Room, hcfg.Token)
 		if err != nil {
+			return fmt.Errorf("is room %s on air? %w", cfg.Room, err)
+		}
+		doPublish = !live
+		fmt.Fprintf(progress, "room %s on air: %v; publishing the clip: %v\n", cfg.Room, live, doPublish)
+	}
+	if doPublish {
+		if err := loadPublisher(&cfg, *clipPath, *simulcastClips, *fps, *simulcast); err != nil {
 			return err
 		}
-		if cfg.Token == "" {
-			cfg.Token, _ = a.Issue(auth.RolePublisher, cfg.Room, "", time.Hour)
-		}
-		if cfg.CaptionToken == "" && needCaptioner {
-			cfg.CaptionToken, _ = a.Issue(auth.RoleCaptioner, cfg.Room, cfg.Lang, time.Hour)
-		}
 	}
-	cfg.Progress = progress
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -104,18 +115,140 @@ func runLoad(args []string, out, progress io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	sum, err := load.Run(ctx, cfg)
+	sum, hsum, err := runLoads(ctx, cfg, hcfg, webrtcLoad, doPublish)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, sum.JSON())
-	fmt.Fprintln(out, sum.Line())
-	if *jsonOut != "" {
-		return os.WriteFile(*jsonOut, []byte(sum.JSON()+"\n"), 0o644)
+	var js []string
+	if sum != nil {
+		fmt.Fprintln(out, sum.JSON())
+		fmt.Fprintln(out, sum.Line())
+		js = append(js, sum.JSON())
+	}
+	if hsum != nil {
+		fmt.Fprintln(out, hsum.JSON())
+		fmt.Fprintln(out, hsum.Line())
+		js = append(js, hsum.JSON())
+	}
+	if *jsonOut == "" {
+		return nil
+	}
+	doc := js[0]
+	if len(js) == 2 {
+		doc = "{\"webrtc\": " + js[0] + ",\n\"hls\": " + js[1] + "}"
+	}
+	return os.WriteFile(*jsonOut, []byte(doc+"\n"), 0o644)
+}
+
+// loadPublisher fills in what publishing needs: the clip (or simulcast
+// layers) and the tokens, minted from RELAY_SECRET when not given.
+func loadPublisher(cfg *load.Config, clipPath, simulcastClips string, fps int, simulcast bool) error {
+	var err error
+	if clipPath == "" {
+		cfg.Clip, err = clip.Demo()
+	} else {
+		cfg.Clip, err = clip.Load(clipPath, fps)
+	}
+	if err != nil {
+		return err
+	}
+	if simulcast || simulcastClips != "" {
+		if cfg.Layers, err = simulcastLayers(simulcastClips, fps); err != nil {
+			return err
+		}
+	}
+	// Caption viewers need the captioner too: it creates their language.
+	needCaptioner := cfg.CueRate > 0 || cfg.CaptionViewers > 0
+	if cfg.Token != "" && (!needCaptioner || cfg.CaptionToken != "") {
+		return nil
+	}
+	secret := os.Getenv("RELAY_SECRET")
+	if secret == "" {
+		return errors.New("give --token (and --caption-token) or set RELAY_SECRET to mint them")
+	}
+	a, err := auth.New([]byte(secret))
+	if err != nil {
+		return err
+	}
+	if cfg.Token == "" {
+		cfg.Token, _ = a.Issue(auth.RolePublisher, cfg.Room, "", time.Hour)
+	}
+	if cfg.CaptionToken == "" && needCaptioner {
+		cfg.CaptionToken, _ = a.Issue(auth.RoleCaptioner, cfg.Room, cfg.Lang, time.Hour)
 	}
 	return nil
+}
+
+// runLoads runs the WebRTC load (load.Run, which publishes) and the HLS
+// players side by side, or the HLS players alone, publishing the clip for
+// them when publish is set. The first error stops both.
+func runLoads(ctx context.Context, cfg load.Config, hcfg load.HLSConfig, webrtcLoad, publish bool) (*load.Summary, *load.HLSSummary, error) {
+	if !webrtcLoad {
+		if publish {
+			pub, err := publishOnly(ctx, cfg)
+			if err != nil {
+				return nil, nil, err
+			}
+			defer pub.Close(true)
+		}
+		hsum, err := load.RunHLS(ctx, hcfg)
+		return nil, hsum, err
+	}
+	if hcfg.Players == 0 {
+		sum, err := load.Run(ctx, cfg)
+		return sum, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		sum  *load.Summary
+		hsum *load.HLSSummary
+		herr error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		if hsum, herr = load.RunHLS(ctx, hcfg); herr != nil {
+			cancel()
+		}
+	}()
+	sum, err := load.Run(ctx, cfg)
+	if err != nil {
+		cancel()
+	}
+	<-done
+	return sum, hsum, errors.Join(err, herr)
+}
+
+// publishOnly publishes cfg's clip (or layers) into cfg.Room for HLS
+// players, as load.Run does for its viewers.
+func publishOnly(ctx context.Context, cfg load.Config) (*peer.Publisher, error) {
+	base := strings.TrimRight(cfg.URL, "/")
+	pc := peer.PublishConfig{URL: base + "/whip/" + cfg.Room, Token: cfg.Token, Clip: cfg.Clip, Options: peer.Options{Loopback: true}}
+	if len(cfg.Layers) > 0 {
+		pc.Layers, pc.Clip = cfg.Layers, nil
+		if cfg.Clip != nil && cfg.Clip.Audio != nil {
+			pc.Clip = &clip.Clip{Audio: cfg.Clip.Audio}
+		}
+	}
+	pub, err := peer.Publish(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	fmt.Fprintf(cfg.Progress, "publisher connected to %s/whip/%s\n", base, cfg.Room)
+	return pub, nil
+}
+
+// progressWriter serialises the progress lines of runs side by side.
+type progressWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *progressWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // simulcastLayers loads the layer clips named in list (comma-separated,

@@ -45,17 +45,26 @@ export class Playback extends EventTarget {
     this.stats = null;
     this.backoff = new Backoff(500, 10000);
     this.stopped = new AbortController();
+    this.active = false; // started and not stopped
+    this.running = Promise.resolve(); // the run loop, settled once it ended
     this.restart = null; // AbortController of the current wait or session
     this.quietSamples = 0;
     this.videoWaits = 0;
   }
 
+  /** Starts (again, after stop: the page went back from HLS to WebRTC). */
   start() {
-    this.run();
+    if (this.active) return;
+    this.active = true;
+    this.stopped = new AbortController();
+    const signal = this.stopped.signal;
+    // A run that is still closing its session ends first: one at a time.
+    this.running = this.running.then(() => this.run(signal));
   }
 
-  /** Leaves the room for good (page hidden or closed). */
+  /** Leaves the room (page hidden or closed, or the page plays HLS now). */
   stop() {
+    this.active = false;
     this.stopped.abort();
     this.restart?.abort();
   }
@@ -173,8 +182,8 @@ export class Playback extends EventTarget {
     this.dispatchEvent(new CustomEvent('state', { detail: { state, detail } }));
   }
 
-  async run() {
-    const signal = this.stopped.signal;
+  async run(signal) {
+    this.backoff.reset();
     while (!signal.aborted) {
       this.restart = new AbortController();
       const wait = AbortSignal.any([signal, this.restart.signal]);
@@ -267,7 +276,7 @@ export class Playback extends EventTarget {
     this.dispatchEvent(new CustomEvent('session', { detail: null }));
     if (!userInitiated) {
       this.setState('reconnecting');
-      await sleep(this.backoff.next(), this.stopped.signal);
+      await sleep(this.backoff.next(), wait);
     }
   }
 
