@@ -14,22 +14,35 @@
 // Pages and their modules (static/js):
 //
 //	lobby.html    lobby.js: rooms, live state, viewers, caption languages and
-//	              language channels, live or off air (polls /api/rooms)
-//	watch.html    watch.js wires playback.js (WHEP with reconnect and the
-//	              selection of channels and video layer, /select, over
-//	              whep.js; an empty /select every ~5 s reads what plays and
-//	              the relay's bandwidth estimate), captions.js (viewer socket
-//	              with reconnect), cuestore.js, overlay.js, texttracks.js
-//	              (native VTTCues), transcript.js, language.js (the one
-//	              Language choice: sound, subtitles, transcript; off-air
-//	              notice) over channels.js (the room's channels),
-//	              floormix.js (the floor under the interpretation, WebAudio),
-//	              signchoice.js and signpip.js (the sign-language toggle and
-//	              its movable box), quality.js (the video quality menu: Auto
-//	              or a simulcast layer), panels.js, menu.js, langs.js,
-//	              stats.js (getStats indicator, the estimate's words),
-//	              prefs.js, captionlive.js (final caption lines said to
-//	              screen readers, politely)
+//	              language channels, live or off air (polls /api/rooms); the
+//	              recordings (GET /recordings/), each to its watch page
+//	watch.html    watch.js wires media.js (WebRTC or HLS: the delegate's
+//	              setting in modechoice.js, ?mode=hls, or by itself when
+//	              WebRTC cannot play a live room within 10 s) over
+//	              playback.js (WHEP with reconnect and the selection of
+//	              channels and video layer, /select, over whep.js; an empty
+//	              /select every ~5 s reads what plays and the relay's
+//	              bandwidth estimate) and hlsplay.js (LL-HLS through hls.js,
+//	              vendored in static/vendor/hls by scripts/vendor-hlsjs, or
+//	              the browser's own HLS where there is no MSE: the audio
+//	              track and subtitle track of the page's language),
+//	              captions.js (viewer socket with reconnect), cuestore.js,
+//	              overlay.js, texttracks.js (native VTTCues), transcript.js,
+//	              language.js (the one Language choice: sound, subtitles,
+//	              transcript; off-air notice) over channels.js (the room's
+//	              channels), floormix.js (the floor under the
+//	              interpretation, WebAudio), signchoice.js and signpip.js
+//	              (the sign-language toggle and its movable box), quality.js
+//	              (the video quality menu: Auto or a simulcast layer, or an
+//	              HLS level), sound.js (mute, volume, the autoplay rule),
+//	              watchstatus.js (the state in words, the connection
+//	              indicator), panels.js, menu.js, langs.js, stats.js
+//	              (getStats indicator, the estimate's words), prefs.js,
+//	              captionlive.js (final caption lines said to screen
+//	              readers, politely). The same page plays a recording
+//	              (/watch/{room}/recordings/{id}) over HLS with seeking:
+//	              recording.js (its entry in /recordings/, its MP4
+//	              downloads, its subtitles drawn in the overlay)
 //	caption.html  console.js wires captioner.js (acks, resend of unacked
 //	              lines with the same id), captions.js + overlay.js (preview)
 //	publish.html  publish.js wires whip.js (one stream, or three simulcast
@@ -86,6 +99,8 @@ func Register(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", page("lobby.html", "'self'"))
 	// The watch page may be embedded in a conference's own site.
 	mux.Handle("GET /watch/{room}", page("watch.html", "*"))
+	// A recording plays on the same page (watch.js reads the path).
+	mux.Handle("GET /watch/{room}/recordings/{id}", page("watch.html", "*"))
 	// Pages that hold tokens or send things may not be framed (clickjacking).
 	mux.Handle("GET /caption/{room}", page("caption.html", "'none'"))
 	mux.Handle("GET /publish/{room}", page("publish.html", "'none'"))

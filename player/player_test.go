@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,10 +18,12 @@ func TestPagesAndHeaders(t *testing.T) {
 	}{
 		{"/", `src="/static/js/lobby.js"`, "frame-ancestors 'self'"},
 		{"/watch/plenary", `src="/static/js/watch.js"`, "frame-ancestors *"},
+		{"/watch/plenary/recordings/20261202T035659Z", `src="/static/js/watch.js"`, "frame-ancestors *"},
 		{"/caption/plenary", `src="/static/js/console.js"`, "frame-ancestors 'none'"},
 		{"/publish/plenary", `src="/static/js/publish.js"`, "frame-ancestors 'none'"},
 		{"/interpret/plenary", `src="/static/js/interpret.js"`, "frame-ancestors 'none'"},
 		{"/static/js/watch.js", "Playback", ""},
+		{"/static/vendor/hls/hls.min.mjs", "MANIFEST_PARSED", ""},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			rec := httptest.NewRecorder()
@@ -42,7 +45,7 @@ func TestPagesAndHeaders(t *testing.T) {
 			if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
 				t.Errorf("GET %s: headers %v", tc.path, h)
 			}
-			if strings.HasSuffix(tc.path, ".js") && !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") {
+			if (strings.HasSuffix(tc.path, ".js") || strings.HasSuffix(tc.path, ".mjs")) && !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") {
 				t.Errorf("GET %s: Content-Type %q", tc.path, h.Get("Content-Type"))
 			}
 		})
@@ -85,9 +88,10 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 	}
 }
 
-// Every ES module import points at an embedded file.
+// Every ES module import points at an embedded file (a module of ours,
+// or a vendored one: ../vendor/).
 func TestModuleImportsResolve(t *testing.T) {
-	imp := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s+'(\./[^']+)'`)
+	imp := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s+'(\.\.?/[^']+)'`)
 	entries, err := fs.ReadDir(files, "static/js")
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +102,7 @@ func TestModuleImportsResolve(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range imp.FindAllStringSubmatch(string(b), -1) {
-			if _, err := fs.Stat(files, "static/js/"+strings.TrimPrefix(m[1], "./")); err != nil {
+			if _, err := fs.Stat(files, path.Join("static/js", m[1])); err != nil {
 				t.Errorf("%s imports %s: %v", e.Name(), m[1], err)
 			}
 		}

@@ -109,4 +109,3 @@ func ffprobe(t *testing.T, name string, data []byte, segments int) {
 	}
 	t.Logf("ffprobe: %s %d frames, %d keyframes, %d segments", want, frames, keys, segments)
 }
-

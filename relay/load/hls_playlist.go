@@ -220,8 +220,8 @@ func (m *hlsMedia) start() (cursor, bool) {
 			if back >= hold && (s.parts[j].independent || j == 0) {
 				return cursor{msn: s.msn, part: j}, true
 			}
-			if fallback == nil && s.parts[j].independent {
-				fallback = &cursor{msn: s.msn, part: j}
+			if s.parts[j].independent {
+				fallback = &cursor{msn: s.msn, part: j} // the oldest, in the end
 			}
 		}
 	}

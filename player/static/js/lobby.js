@@ -1,19 +1,25 @@
 // Lobby: every room with its state, viewers, caption languages and
 // language channels (interpretation and sign language, live or off air),
-// updated every few seconds, in the delegate's interface language.
+// updated every few seconds, and the recorded sessions (GET /recordings/,
+// newest first: each opens its watch page), in the delegate's interface
+// language.
 
 import { fetchRooms } from './api.js';
 import { $, el, announce } from './dom.js';
 import { dir, localName, nativeName } from './langs.js';
 import { init, t, duration, uiLang } from './i18n.js';
+import { recordedAt } from './recording.js';
 
 const POLL_MS = 5000;
+const RECORDINGS_MS = 30000;
 
 const app = {
   rooms: null, // the last list from the relay; null until the first answer
   failed: false, // the last poll failed
   states: new Map(), // room -> state at the last poll, to announce changes
   drawn: '', // what the list was last drawn from (skip identical redraws)
+  recordings: [], // the last GET /recordings/ list
+  recordingsDrawn: '',
 };
 
 function stateText(state) {
@@ -165,10 +171,59 @@ async function refresh() {
     app.failed = true;
   }
   render();
+  renderRecordings(); // their titles are the rooms'
   setTimeout(refresh, POLL_MS);
+}
+
+// ---- recordings ---------------------------------------------------------------
+
+/** A row of language links that open the recording in that language. */
+function recordingLangs(labelText, langs, href) {
+  if (!langs?.length) return null;
+  return el('div', { class: 'langs' },
+    el('span', { class: 'langs-label' }, labelText),
+    ...langs.map((l) => el('a', { class: 'lang', lang: l, dir: dir(l), href: `${href}?lang=${encodeURIComponent(l)}`, title: localName(l) }, nativeName(l))));
+}
+
+function recordingItem(rec) {
+  const title = app.rooms?.find((r) => r.name === rec.room)?.title || rec.room;
+  const href = `/watch/${encodeURIComponent(rec.room)}/recordings/${encodeURIComponent(rec.id)}`;
+  const date = recordedAt(rec.start);
+  return el('li', { class: 'recording', dataset: { room: rec.room, id: rec.id } },
+    el('div', { class: 'recording-head' },
+      el('a', { class: 'room-link', href, 'aria-label': t('lobby.watch_recording', { title, date }) }, title),
+      rec.recording ? el('span', { class: 'pill', dataset: { state: 'live' } }, t('lobby.recording_now')) : null),
+    el('p', { class: 'meta' }, el('time', { datetime: rec.start }, date), ` · ${duration(rec.duration || 0)}`),
+    recordingLangs(t('lobby.interpretation'), rec.languages, href),
+    recordingLangs(t('lobby.subtitles'), rec.subtitles, href),
+  );
+}
+
+function renderRecordings(force = false) {
+  const list = app.recordings;
+  $('#recordings-section').hidden = !list.length;
+  const drawn = `${uiLang()} ${JSON.stringify(app.rooms?.map((r) => r.title))} ${JSON.stringify(list)}`;
+  if (drawn === app.recordingsDrawn && !force) return;
+  app.recordingsDrawn = drawn;
+  $('#recordings').replaceChildren(...list.map(recordingItem));
+}
+
+async function refreshRecordings() {
+  try {
+    const res = await fetch('/recordings/', { cache: 'no-store' });
+    if (res.ok) app.recordings = (await res.json()).recordings || [];
+  } catch {
+    // the relay is away: the rooms' status says so; keep the last list
+  }
+  renderRecordings();
+  setTimeout(refreshRecordings, RECORDINGS_MS);
 }
 
 await init();
 render();
-document.addEventListener('relay:ui', () => render(true));
+document.addEventListener('relay:ui', () => {
+  render(true);
+  renderRecordings(true);
+});
 refresh();
+refreshRecordings();

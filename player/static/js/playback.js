@@ -1,5 +1,6 @@
-// Playback: keeps a WHEP session with the relay for as long as the page is
-// open. It waits while the room is not live, reconnects with backoff after a
+// Playback: keeps a WHEP session with the relay from start() to stop()
+// (while the page is open and plays over WebRTC, not HLS: media.js). It
+// waits while the room is not live, reconnects with backoff after a
 // network loss or a relay restart, and reports a state a delegate
 // understands:
 //
@@ -10,6 +11,7 @@
 //   reconnecting the relay or the network went away; retrying
 //   busy         the relay is at capacity; retrying later
 //   unsupported  this browser cannot play the room's codec
+//   stopped      stop() was called
 //
 // It also carries the delegate's selection ({audio, sign, video}: the
 // channels and the video layer): the offer is made with it (a reconnect
@@ -56,6 +58,7 @@ export class Playback extends EventTarget {
   start() {
     if (this.active) return;
     this.active = true;
+    this.setState('connecting');
     this.stopped = new AbortController();
     const signal = this.stopped.signal;
     // A run that is still closing its session ends first: one at a time.
@@ -183,7 +186,9 @@ export class Playback extends EventTarget {
   }
 
   async run(signal) {
+    if (signal.aborted) return;
     this.backoff.reset();
+    this.setState('connecting');
     while (!signal.aborted) {
       this.restart = new AbortController();
       const wait = AbortSignal.any([signal, this.restart.signal]);

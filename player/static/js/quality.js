@@ -5,7 +5,9 @@
 // layer, by its picture height, pins that one. The menu shows only while
 // the room sends two layers or more. It keeps the playback's video
 // selection in line ({"video": "auto"} or the layer's rid); the delegate's
-// choice is remembered.
+// choice is remembered. Over HLS (media.js) the menu lists the HLS levels
+// instead, Auto (hls.js picks by the measured throughput) and each level
+// by its height, remembered apart from the WebRTC layer.
 
 import { announce } from './dom.js';
 import { num, t } from './i18n.js';
@@ -27,6 +29,9 @@ export class QualityChoice {
     this.layers = []; // the room's layers flowing now, best first: {rid, width, height, bitrate}
     this.heights = new Map(); // rid -> height, of every layer seen (one that paused keeps its name)
     this.playing = { video: '', height: 0 }; // what the relay says the video carries now
+    this.hls = null; // over HLS: {heights, height} of its levels
+    this.hlsWant = load('hlsVideo', AUTO); // the delegate's HLS level (a height)
+    this.hlsVideo = AUTO; // the HLS level selected
     this.narrow = matchMedia('(max-width: 600px)'); // the phone layout of watch.css
     this.narrow.addEventListener('change', () => this.render());
     select.addEventListener('change', () => this.pick(select.value));
@@ -57,11 +62,33 @@ export class QualityChoice {
     this.reconcile();
   }
 
+  /** Over HLS, its levels ({heights, height}); null: back to the WebRTC layers. */
+  setHLS(levels) {
+    this.hls = levels;
+    if (levels) this.reconcileHLS();
+    else this.render();
+  }
+
+  reconcileHLS() {
+    const video = this.hls.heights.some((h) => String(h) === String(this.hlsWant)) ? String(this.hlsWant) : AUTO;
+    if (video !== this.hlsVideo) {
+      this.hlsVideo = video;
+      this.playback.select({ video });
+    }
+    this.render();
+  }
+
   /** The delegate picks an entry of the menu. */
   pick(value) {
-    this.want = value;
-    save('video', value);
-    this.reconcile();
+    if (this.hls) {
+      this.hlsWant = value;
+      save('hlsVideo', value);
+      this.reconcileHLS();
+    } else {
+      this.want = value;
+      save('video', value);
+      this.reconcile();
+    }
     announce(value === AUTO ? t('watch.quality_announce_auto') : t('watch.quality_announce', { quality: this.name(value) }));
   }
 
@@ -84,11 +111,13 @@ export class QualityChoice {
 
   /** "720p", or the rid while the layer's size is unknown. */
   name(rid) {
+    if (this.hls) return lines(Number(rid));
     const h = this.heights.get(rid);
     return h ? lines(h) : rid || t('watch.quality_video');
   }
 
   render() {
+    if (this.hls) return this.renderHLS();
     const audioOnly = this.playback.audioOnly;
     this.field.hidden = this.layers.length < 2;
     const rids = this.layers.map((l) => l.rid);
@@ -103,6 +132,21 @@ export class QualityChoice {
     this.select.value = this.video;
     this.select.disabled = audioOnly;
     this.select.title = audioOnly ? t('watch.quality_audio_only') : now === auto ? '' : now;
+  }
+
+  renderHLS() {
+    const { heights, height } = this.hls;
+    this.field.hidden = heights.length < 2;
+    const plain = t('watch.quality_auto');
+    const h = height || this.picture.videoHeight;
+    const now = this.hlsVideo === AUTO && h ? t('watch.quality_auto_now', { quality: lines(h) }) : plain;
+    fillMenu(this.select, [[AUTO, plain], ...heights.map((x) => [String(x), lines(x)])]);
+    const auto = this.narrow.matches ? plain : now;
+    const option = this.select.options[0];
+    if (option.textContent !== auto) option.textContent = auto;
+    this.select.value = this.hlsVideo;
+    this.select.disabled = false;
+    this.select.title = now === auto ? '' : now;
   }
 }
 

@@ -1,11 +1,15 @@
-// Watch page: wires playback (WHEP, with the delegate's channel
-// selection), captions (socket, store, overlay, native tracks, transcript),
-// the one Language choice and its settings (channels.js), the floor under
-// the interpretation (floormix.js), the sign-language box (signpip.js),
-// the video quality menu (quality.js), reading settings and the connection
-// indicator (with the relay's bandwidth estimate), all in the interface
-// language (i18n.js; again when the delegate switches it: playback goes
-// on). The only state is the app object below.
+// Watch page: wires playback (media.js: WHEP with the delegate's channel
+// selection, or HLS: the delegate's setting, ?mode=hls, or the fallback
+// when WebRTC cannot play), captions (socket, store, overlay, native
+// tracks, transcript), the one Language choice and its settings
+// (channels.js), the floor under the interpretation (floormix.js), the
+// sign-language box (signpip.js), the video quality menu (quality.js),
+// reading settings and the connection indicator (with the relay's
+// bandwidth estimate), all in the interface language (i18n.js; again when
+// the delegate switches it: playback goes on). On a recording's page
+// (/watch/{room}/recordings/{id}, recording.js) it plays the recording
+// over HLS with seeking, its subtitles from the HLS, and its downloads;
+// no WebRTC, no caption socket. The only state is the app object below.
 
 import { fetchRoom, roomLanguages } from './api.js';
 import { CaptionAnnouncer } from './captionlive.js';
@@ -14,25 +18,30 @@ import { FLOOR, channelsOf } from './channels.js';
 import { CueStore } from './cuestore.js';
 import { $, announce, roomFromPath } from './dom.js';
 import { FloorMix } from './floormix.js';
-import { init, num, t } from './i18n.js';
+import { init, t } from './i18n.js';
 import { LanguageChoice } from './language.js';
 import { choose, label, match, nativeName } from './langs.js';
 import { fillMenu } from './menu.js';
 import { CaptionOverlay } from './overlay.js';
 import { disclosurePanels } from './panels.js';
+import { HLS, Media, WEBRTC } from './media.js';
+import { ModeChoice, wantedMode } from './modechoice.js';
 import { Playback } from './playback.js';
 import { load, save } from './prefs.js';
 import { AUTO, QualityChoice } from './quality.js';
+import { fetchRecording, recordedAt, recordingFromPath, recordingRoom, renderDownloads, TrackCaptions } from './recording.js';
 import { SignChoice } from './signchoice.js';
 import { SignPip } from './signpip.js';
-import { formatEstimate, formatRate, quality, qualityWord } from './stats.js';
+import { Sound } from './sound.js';
 import { NativeTracks } from './texttracks.js';
 import { TranscriptPanel } from './transcript.js';
+import { showState as drawState, showStats as drawStats } from './watchstatus.js';
 
 const params = new URLSearchParams(location.search);
 const room = roomFromPath();
 const token = params.get('token') || '';
 const [queryLang, queryLang2] = (params.get('lang') || '').split(',');
+const recordingId = recordingFromPath();
 
 // The interface defaults to the caption language the delegate asked for.
 await init({ content: queryLang || load('lang', null) });
@@ -44,6 +53,7 @@ const store = new CueStore();
 const app = {
   room,
   store,
+  recording: recordingId ? { id: recordingId, rec: null } : null, // on a recording's page: rec from /recordings/
   languages: [], // caption languages
   applied: false, // the caption languages were applied once
   primary: null,
@@ -51,7 +61,6 @@ const app = {
   secondaryWant: queryLang2 || params.get('lang2') || load('lang2', null),
   captionsOn: load('captionsOn', true),
   reading: { size: 'm', bg: 'translucent', pos: 'bottom', native: false, ...load('reading', {}) },
-  userMuted: false, // the delegate chose silence (not the browser's autoplay rule)
   estimateBps: 0, // what the relay estimates this viewer's link carries (0: no estimate)
   feed: new CaptionFeed({ room, token }),
   playback: new Playback({ room, token, audioOnly: load('audioOnly', false) }),
@@ -61,6 +70,7 @@ const app = {
   announcer: new CaptionAnnouncer(store, $('#caption-live')),
   lastInfo: null, // the last room info (the viewer count is rendered from it)
   lastStats: null, // the last stats sample (the connection indicator)
+  captions: new TrackCaptions($('#cap-primary')), // a recording's subtitles, from its HLS
   transcript: new TranscriptPanel({
     store, room, token,
     list: $('#transcript-lines'),
@@ -70,11 +80,18 @@ const app = {
     downloads: { srt: $('#dl-srt'), vtt: $('#dl-vtt') },
   }),
 };
+const enc = encodeURIComponent;
+app.media = new Media({
+  room, token, video, playback: app.recording ? null : app.playback, mode: wantedMode(params),
+  vod: app.recording ? `/recordings/${enc(room)}/${enc(recordingId)}/index.m3u8` : '',
+});
+app.mode = new ModeChoice({ media: app.media, form: $('#mode-panel'), fallback: $('#mode-fallback') });
+app.sound = new Sound({ video, mix: app.mix, playing: () => !!app.media.session, resumes: !app.recording });
 // What the delegate asked for: language, the Language choice (?lang=, or
 // the last pick; null once sound or subtitles were set apart); audio, the
 // sound picked apart; caption, the subtitles wanted.
 app.language = new LanguageChoice({
-  playback: app.playback, select: $('#language'), audioSelect: $('#audio'), notice: $('#channel-notice'),
+  playback: app.media, select: $('#language'), audioSelect: $('#audio'), notice: $('#channel-notice'),
   captions: { languages: () => app.languages, primary: () => app.primary, pick: pickCaptions },
   intent: { language: queryLang || load('language', null), audio: load('audio', FLOOR), caption: queryLang || load('lang', null) },
 });
@@ -83,13 +100,13 @@ app.sign = new SignChoice({
   pip: new SignPip({ box: $('#sign-pip'), video: $('#sign-video'), bounds: player }),
   button: $('#sign'), field: $('#sign-field'), select: $('#sign-lang'), off: $('#sign-off'),
 });
-app.quality = new QualityChoice({ playback: app.playback, select: $('#quality'), field: $('#quality-field'), picture: video });
+app.quality = new QualityChoice({ playback: app.media, select: $('#quality'), field: $('#quality-field'), picture: video });
 $('#sign-close').addEventListener('click', () => {
   app.sign.toggle(false);
   $('#sign').focus();
 });
 app.mix.bindSlider($('#floor-mix'), $('#floor-mix-value'));
-disclosurePanels([[$('#lang-more'), $('#channel-panel')], [$('#settings'), $('#reading')]]);
+disclosurePanels([[$('#lang-more'), $('#channel-panel')], [$('#settings'), $('#reading')], [$('#mode-more'), $('#mode-panel')]]);
 
 app.feed.addEventListener('backlog', (e) => store.backlog(e.detail.lang, e.detail.cues));
 app.feed.addEventListener('cue', (e) => store.apply(e.detail));
@@ -97,42 +114,36 @@ app.feed.addEventListener('state', (e) => e.detail === 'reconnecting' && store.c
 
 // ---- state -----------------------------------------------------------------
 
-/** What the player says in a playback state: [status, hint]. */
-function stateText(state) {
-  switch (state) {
-    case 'waiting': return [t('watch.state_waiting'), t('watch.state_waiting_hint')];
-    case 'paused': return [t('watch.state_paused'), t('watch.state_paused_hint')];
-    case 'live': return [t('watch.state_live'), ''];
-    case 'reconnecting': return [t('watch.state_reconnecting'), t('watch.state_reconnecting_hint')];
-    case 'busy': return [t('watch.state_busy'), t('watch.state_busy_hint')];
-    case 'unsupported': return [t('watch.state_unsupported'), t('watch.state_unsupported_hint')];
-    case 'stopped': return [t('watch.state_stopped'), ''];
-    default: return [t('watch.state_connecting'), t('watch.state_connecting_hint')];
-  }
-}
-
 function showState(state) {
-  const [text, hint] = stateText(state);
-  const status = $('#status');
-  status.dataset.state = state;
-  status.textContent = text;
-  $('#notice-text').textContent = text;
-  $('#notice-hint').textContent = hint;
-  const live = state === 'live';
-  $('#notice').hidden = live;
-  $('#notice').dataset.state = state;
-  player.dataset.state = state;
-  document.title = `${live ? '● ' : ''}${$('#title').textContent} · relay`;
+  const date = app.recording?.rec ? recordedAt(app.recording.rec.start) : '';
+  drawState(state, { hls: app.media.mode === HLS, recording: !!app.recording, date });
 }
 
-app.playback.addEventListener('state', (e) => showState(e.detail.state));
+function showStats(s) {
+  app.lastStats = s;
+  drawStats(s, { estimateBps: app.estimateBps, audioOnly: app.playback.audioOnly });
+}
+
+app.media.addEventListener('state', (e) => {
+  showState(e.detail.state);
+  if (e.detail.mode !== HLS) return;
+  app.sound.update();
+  app.language.renderAir();
+});
+app.media.addEventListener('mode', (e) => showMode(e.detail));
+app.media.addEventListener('attached', () => {
+  app.tracks.reset();
+  app.sound.start();
+});
+app.media.addEventListener('levels', () => app.quality.setHLS(app.media.levels()));
+app.media.addEventListener('tracks', followSubtitles);
 app.playback.addEventListener('room', (e) => e.detail && roomInfo(e.detail));
 app.playback.addEventListener('session', (e) => {
   const s = e.detail;
   $('#net').hidden = !s;
   app.lastStats = null;
   showStats(null);
-  updateSound();
+  app.sound.update();
   app.mix.setTrack(s?.floor?.getAudioTracks()[0] || null);
   app.language.renderAir();
   app.sign.render();
@@ -141,9 +152,10 @@ app.playback.addEventListener('session', (e) => {
     app.quality.setPlaying(null);
     return;
   }
+  if (app.media.mode !== WEBRTC) return;
   app.tracks.reset();
   video.srcObject = s.stream;
-  startPlayback();
+  app.sound.start();
 });
 app.playback.addEventListener('stats', (e) => showStats(e.detail));
 app.playback.addEventListener('playing', (e) => {
@@ -161,57 +173,6 @@ app.playback.addEventListener('refused', (e) => {
   if ('video' in change && change.video !== AUTO) app.quality.refused(change.video);
 });
 
-// ---- sound -----------------------------------------------------------------
-
-async function startPlayback() {
-  if (!app.userMuted) {
-    video.muted = false;
-    try {
-      await video.play();
-      app.mix.resume();
-      return updateSound();
-    } catch {
-      // no sound without a gesture on this browser: fall back to muted
-    }
-  }
-  video.muted = true;
-  try {
-    await video.play();
-  } catch {
-    // a newer stream replaced this one
-  }
-  updateSound();
-}
-
-function updateSound() {
-  app.mix.setOutput({ volume: video.volume, muted: video.muted });
-  const muted = video.muted || video.volume === 0;
-  const name = muted ? t('watch.unmute') : t('watch.mute');
-  $('#mute-label').textContent = name;
-  $('#mute').setAttribute('aria-label', name); // the label hides on a phone
-  $('#mute').classList.toggle('muted', muted);
-  $('#unmute').hidden = !(muted && !app.userMuted && app.playback.session);
-}
-
-function setMuted(muted) {
-  app.userMuted = muted;
-  video.muted = muted;
-  if (!muted && video.volume === 0) video.volume = 0.5;
-  if (video.paused && video.srcObject) video.play().catch(() => {});
-  if (!muted) app.mix.resume(); // a gesture: the floor mix may start too
-  updateSound();
-}
-
-$('#mute').addEventListener('click', () => setMuted(!video.muted));
-$('#unmute').addEventListener('click', () => setMuted(false));
-$('#volume').addEventListener('input', (e) => {
-  video.volume = Number(e.target.value);
-  if (video.volume > 0 && video.muted) setMuted(false);
-  else updateSound();
-});
-video.addEventListener('volumechange', updateSound);
-// Any gesture lets the floor mix's audio start (autoplay rules).
-for (const type of ['pointerdown', 'keydown']) addEventListener(type, () => app.mix.resume(), { capture: true });
 video.addEventListener('playing', () => app.playback.mediaStarted());
 
 // ---- languages -------------------------------------------------------------
@@ -220,7 +181,7 @@ function roomInfo(info) {
   app.lastInfo = info;
   $('#title').textContent = info.title || info.name;
   showViewers();
-  document.title = `${info.state === 'live' && app.playback.state === 'live' ? '● ' : ''}${info.title || info.name} · relay`;
+  document.title = `${info.state === 'live' && app.media.state === 'live' ? '● ' : ''}${info.title || info.name} · relay`;
   app.languages = roomLanguages(info);
   app.language.setRoom(info);
   app.sign.setChannels(channelsOf(info, 'sign'));
@@ -267,9 +228,11 @@ function applyLanguages(primary, secondary) {
   app.primary = primary;
   app.secondary = secondary;
   const shown = app.captionsOn ? [primary, secondary] : [primary];
-  app.feed.setLanguages(shown.filter(Boolean));
-  app.overlay.setLanguages(app.captionsOn ? primary : null, app.captionsOn ? secondary : null);
-  app.announcer.setLanguage(app.captionsOn ? primary : null);
+  if (!app.recording) {
+    app.feed.setLanguages(shown.filter(Boolean));
+    app.overlay.setLanguages(app.captionsOn ? primary : null, app.captionsOn ? secondary : null);
+    app.announcer.setLanguage(app.captionsOn ? primary : null);
+  }
   app.transcript.setLanguage(primary);
   updateNativeTracks();
   $('#transcript-lang').textContent = primary ? nativeName(primary) : '';
@@ -300,7 +263,17 @@ function updateNativeTracks() {
   const native = app.reading.native || document.fullscreenElement === video;
   player.classList.toggle('native-captions', native);
   player.classList.toggle('captions-off', !app.captionsOn);
+  // A recording's subtitles come from its HLS (drawn by the page, or by
+  // the browser); live, the HLS subtitle track is selected but not drawn:
+  // the page draws the captions of the socket, as over WebRTC.
+  if (app.recording) return app.media.setSubtitles(app.primary, native && app.captionsOn);
   app.tracks.setLanguages(app.captionsOn ? [app.primary, app.secondary] : [], native && app.captionsOn);
+  app.media.setSubtitles(app.primary, false);
+}
+
+/** On a recording's page, the overlay draws the selected HLS subtitle track's cues. */
+function followSubtitles() {
+  if (app.recording) app.captions.setTrack(app.media.hls?.subtitleTrack() || null, app.primary);
 }
 
 function setCaptions(on) {
@@ -341,13 +314,32 @@ $('#reading').addEventListener('change', () => {
 function setAudioOnly(on) {
   save('audioOnly', on);
   $('#audio-only').setAttribute('aria-pressed', String(on));
-  $('#audio-card').hidden = !on;
-  player.classList.toggle('audio-only', on);
   app.playback.setAudioOnly(on);
+  showAudioOnly();
   app.sign.reconcile(); // no sign-language video without video
   app.quality.render();
 }
 $('#audio-only').addEventListener('click', () => setAudioOnly(!app.playback.audioOnly));
+
+/** Audio only is WebRTC's: HLS has no variant without the picture. */
+function showAudioOnly() {
+  const on = app.media.audioOnly;
+  $('#audio-card').hidden = !on;
+  player.classList.toggle('audio-only', on);
+}
+
+// ---- WebRTC or HLS ---------------------------------------------------------
+
+/** What HLS has not: the connection figures (WebRTC's), audio only, sign language. */
+function showMode({ mode }) {
+  app.quality.setHLS(mode === HLS ? app.media.levels() : null);
+  if (mode === HLS) {
+    $('#net').hidden = true;
+    showStats(null);
+  }
+  showAudioOnly();
+  app.sign.reconcile();
+}
 
 function toggleFullscreen() {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
@@ -371,46 +363,10 @@ function setTranscript(on) {
 }
 $('#transcript-toggle').addEventListener('click', () => setTranscript($('#transcript').hidden));
 
-const ms = (v) => num(Math.round(v), { style: 'unit', unit: 'millisecond', unitDisplay: 'short' });
-const percent = (v, digits) => num(v, { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits });
-const plain = (v) => num(Math.round(v), { useGrouping: false });
-
-/** The connection indicator for a stats sample (null: none yet). */
-function showStats(s) {
-  app.lastStats = s;
-  const net = $('#net');
-  if (!s || !s.flowing) {
-    net.dataset.q = 'none';
-    const text = s ? t('watch.net_no_media') : t('watch.net_measuring');
-    $('#net-text').textContent = text;
-    net.title = '';
-    net.setAttribute('aria-label', text);
-    return;
-  }
-  const q = quality(s);
-  net.dataset.q = q;
-  const parts = [formatRate(s.kbps), t('watch.net_loss', { loss: percent(s.loss, s.loss < 0.1 ? 1 : 0) })];
-  if (s.rttMs !== null) parts.push(ms(s.rttMs));
-  const estimate = formatEstimate(app.estimateBps);
-  if (estimate) parts.push(estimate);
-  if (q === 'poor' && !app.playback.audioOnly) parts.push(t('watch.net_try_audio_only'));
-  $('#net-text').textContent = parts.join(' · ');
-  const detail = [t('watch.net_bitrate', { rate: formatRate(s.kbps) }), t('watch.net_packet_loss', { loss: percent(s.loss, 1) })];
-  if (s.rttMs !== null) detail.push(t('watch.net_round_trip', { time: ms(s.rttMs) }));
-  if (s.delayMs !== null) detail.push(t('watch.net_buffer', { time: ms(s.delayMs) }));
-  if (s.width) {
-    const size = { width: plain(s.width), height: plain(s.height) };
-    detail.push(s.fps ? t('watch.net_picture_fps', { ...size, fps: plain(s.fps) }) : t('watch.net_picture', size));
-  }
-  if (estimate) detail.push(t('watch.net_link', { rate: estimate }));
-  net.title = detail.join('\n');
-  net.setAttribute('aria-label', t('watch.net_label', { quality: qualityWord(q), detail: detail.join(', ') }));
-}
-
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey || e.target.closest('input, select, textarea')) return;
   const k = e.key.toLowerCase();
-  if (k === 'm') setMuted(!video.muted);
+  if (k === 'm') app.sound.setMuted(!video.muted);
   else if (k === 'c') setCaptions(!app.captionsOn);
   else if (k === 'f') toggleFullscreen();
   else return;
@@ -438,16 +394,41 @@ async function watchRoom() {
   setTimeout(watchRoom, channel || !app.languages.length ? 3000 : 10000);
 }
 
+// ---- a recording -----------------------------------------------------------
+
+async function openRecording() {
+  document.body.dataset.page = 'recording'; // watch.css: no live-only controls
+  video.controls = true; // seeking, the browser's way
+  $('#transcript').hidden = true; // the live transcript is the room's, not the recording's
+  $('#layout').classList.add('no-transcript');
+  let rec = null;
+  try {
+    rec = await fetchRecording(room, recordingId, token);
+  } catch {
+    // the relay does not answer: not available now
+  }
+  if (!rec) return showState('missing');
+  app.recording.rec = rec;
+  const info = await fetchRoom(room).catch(() => null);
+  const title = info?.title || room;
+  $('#title').textContent = title;
+  app.languages = rec.subtitles || [];
+  app.language.setRoom(recordingRoom(rec, title));
+  renderDownloads($('#rec-download-list'), rec, token);
+  $('#rec-downloads').hidden = false;
+  app.media.start();
+}
+
 addEventListener('pagehide', () => {
-  app.playback.stop();
+  app.media.stop();
   app.feed.close();
 });
 
 // The interface language changed: what this module wrote, again (the
 // modules re-render their own; playback goes on).
 document.addEventListener('relay:ui', () => {
-  showState(app.playback.state);
-  updateSound();
+  showState(app.media.state || 'connecting');
+  if (app.recording?.rec) renderDownloads($('#rec-download-list'), app.recording.rec, token);
   showViewers();
   fillSelects(app.primary, app.secondary);
   showTranscriptEmpty();
@@ -465,6 +446,11 @@ applyReading();
 app.language.reconcile();
 setAudioOnly(app.playback.audioOnly);
 showState('connecting');
-updateSound();
-watchRoom();
-app.playback.start();
+app.sound.update();
+if (app.recording) openRecording();
+else {
+  watchRoom();
+  app.media.start();
+}
+// A read-only look at what plays, for tests and support.
+Object.defineProperty(window, 'relayWatch', { value: Object.freeze({ get media() { return app.media.debug(); } }) });
