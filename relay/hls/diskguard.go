@@ -2,6 +2,8 @@ package hls
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -31,19 +33,49 @@ func (g *diskGuard) check() error {
 		return g.err
 	}
 	g.checkedAt = time.Now()
-	free, total, err := diskSpace(g.dir)
+	free, total, err := diskSpace(existing(g.dir))
 	if err != nil {
 		g.err = fmt.Errorf("reading the free disk space: %w", err)
 		return g.err
 	}
 	g.free, g.total = free, total
-	need := g.minFree
-	if need <= 0 {
-		need = max(1<<30, total/20)
-	}
+	need := g.need()
 	g.err = nil
 	if free < need {
 		g.err = fmt.Errorf("the disk is nearly full: %d MiB free, recording needs %d MiB", free>>20, need>>20)
 	}
 	return g.err
+}
+
+// need is the free space recording needs (g.mu held).
+func (g *diskGuard) need() int64 {
+	if g.minFree > 0 {
+		return g.minFree
+	}
+	return max(1<<30, g.total/20)
+}
+
+// reading is the last reading, taken now if there was none yet.
+func (g *diskGuard) reading() (free, total, minFree int64, err error) {
+	if err := g.check(); err != nil && g.total == 0 {
+		return 0, 0, 0, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.free, g.total, g.need(), nil
+}
+
+// existing is dir, or its nearest parent that exists (the recordings
+// directory is made by the first recording): the same file system.
+func existing(dir string) string {
+	for {
+		if _, err := os.Stat(dir); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
+	}
 }

@@ -30,6 +30,8 @@ type session struct {
 	subs   []*subTrack // one per caption language
 	lead   *track
 	record *recorder // nil when not recorded
+	// recordFailed says why a session meant to be recorded is not.
+	recordFailed string
 
 	mu         sync.Mutex
 	boundaries []boundary // the lead's segment starts, newest last
@@ -80,7 +82,9 @@ func newSession(parent context.Context, cfg *Config, info relay.RoomInfo, langs 
 	if cfg.Record != nil && cfg.Record(info.Name) {
 		rec, err := newRecorder(cfg, s)
 		if err != nil {
-			s.log.Warn("hls: not recording", "err", err)
+			s.recordFailed = "could not start: " + err.Error()
+			s.log.Error("hls: not recording; the live stream goes on", "err", err)
+			cfg.stats.recordingStopped(info.Name)
 		} else {
 			s.record = rec
 		}

@@ -14,8 +14,9 @@ type stats struct {
 }
 
 type roomCounts struct {
-	requests         map[string]uint64 // by kind: multivariant, playlist, part, segment, init, recorded
+	requests         map[string]uint64 // by kind: multivariant, playlist, part, segment, init, recorded, download
 	bytes            uint64
+	segmentsWritten  uint64
 	blockedCount     uint64
 	blockedSeconds   float64
 	segmentsRecorded uint64
@@ -54,6 +55,12 @@ func (s *stats) blocked(room string, d time.Duration) {
 	s.mu.Unlock()
 }
 
+func (s *stats) segmentWritten(room string) {
+	s.mu.Lock()
+	s.room(room).segmentsWritten++
+	s.mu.Unlock()
+}
+
 func (s *stats) segmentRecorded(room string, n int) {
 	s.mu.Lock()
 	c := s.room(room)
@@ -72,14 +79,15 @@ func (s *stats) recordingStopped(room string) {
 type RoomStats struct {
 	Room string
 	// Requests counts HTTP requests by what they asked for:
-	// "multivariant", "playlist", "init", "segment", "part", "recorded".
+	// "multivariant", "playlist", "init", "segment", "part", "recorded"
+	// (a file served from a recording), "download" (an MP4).
 	Requests map[string]uint64
 	Bytes    uint64 // bytes of playlists and media sent
 	// BlockedRequests and BlockedSeconds are the blocking playlist
 	// reloads and the time they were held.
 	BlockedRequests  uint64
 	BlockedSeconds   float64
-	SegmentsWritten  uint64 // segments muxed, every rendition
+	SegmentsWritten  uint64 // segments muxed, every rendition, every session
 	SegmentsRecorded uint64
 	RecordedBytes    uint64
 	RecordingStops   uint64 // recordings stopped (disk nearly full, write errors)
@@ -103,7 +111,7 @@ func (s *Server) Stats() []RoomStats {
 			req[k] = v
 		}
 		out = append(out, RoomStats{Room: name, Requests: req, Bytes: c.bytes, BlockedRequests: c.blockedCount,
-			BlockedSeconds: c.blockedSeconds, SegmentsRecorded: c.segmentsRecorded, RecordedBytes: c.recordedBytes,
+			BlockedSeconds: c.blockedSeconds, SegmentsWritten: c.segmentsWritten, SegmentsRecorded: c.segmentsRecorded, RecordedBytes: c.recordedBytes,
 			RecordingStops: c.recordingStops})
 	}
 	s.cfg.stats.mu.Unlock()
@@ -131,11 +139,21 @@ func (s *Server) Stats() []RoomStats {
 		out[i].Session = sess.id
 		out[i].Renditions = len(sess.tracks) + len(sess.subs)
 		out[i].Recording, out[i].RecordingStopped, _ = sess.record.state()
-		out[i].Recording = out[i].Recording && out[i].Live
-		for _, t := range sess.tracks {
-			out[i].SegmentsWritten += t.written.Load()
+		if sess.recordFailed != "" {
+			out[i].RecordingStopped = sess.recordFailed
 		}
+		out[i].Recording = out[i].Recording && out[i].Live
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Room < out[j].Room })
 	return out
+}
+
+// Disk is the recordings disk as the guard last read it: free and total
+// bytes, the floor under which recording stops, and the error reading it
+// (all zero without recordings).
+func (s *Server) Disk() (free, total, minFree int64, err error) {
+	if s.cfg.guard == nil {
+		return 0, 0, 0, nil
+	}
+	return s.cfg.guard.reading()
 }

@@ -36,7 +36,6 @@ type track struct {
 	in        chan rtpIn
 	tap       Tap
 	dropped   atomic.Uint64 // packets the queue had no room for
-	written   atomic.Uint64 // segments completed
 
 	// The goroutine's own state.
 	dep      h264Depacketizer
@@ -415,7 +414,7 @@ func (t *track) closeSegment(next *sample) {
 	if seg == nil {
 		return
 	}
-	t.written.Add(1)
+	t.sess.cfg.stats.segmentWritten(t.sess.room)
 	t.sess.record.segment(t.name(), seg, t.inits)
 	if t.lead {
 		if following != nil {
