@@ -14,6 +14,12 @@ type HLSStats interface {
 	Stats() []hls.RoomStats
 }
 
+// HLSDisk is the recordings disk, if the packager can tell (*hls.Server
+// can): free and total bytes, and the floor under which recording stops.
+type HLSDisk interface {
+	Disk() (free, total, minFree int64, err error)
+}
+
 // WatchHLS registers the HLS packager's and recorder's metrics, read from
 // h at scrape time.
 func (m *Metrics) WatchHLS(h HLSStats) {
@@ -48,6 +54,12 @@ var (
 		"Segments recorded, every rendition.", []string{"room"}, nil)
 	descRecStops = prometheus.NewDesc("relay_recording_stops_total",
 		"Recordings stopped before their session ended (disk nearly full, write errors).", []string{"room"}, nil)
+	descDiskFree = prometheus.NewDesc("relay_recording_disk_free_bytes",
+		"Free bytes on the disk that holds the recordings (--data/recordings).", nil, nil)
+	descDiskSize = prometheus.NewDesc("relay_recording_disk_size_bytes",
+		"Size of the disk that holds the recordings.", nil, nil)
+	descDiskMinFree = prometheus.NewDesc("relay_recording_disk_min_free_bytes",
+		"Free bytes under which recording stops (recordings.min_free_gb; the live path goes on).", nil, nil)
 )
 
 // hlsCollector turns the packager's counters into metrics when Prometheus
@@ -56,7 +68,8 @@ type hlsCollector struct{ hls HLSStats }
 
 func (c *hlsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHLSRequests, descHLSBytes, descHLSBlocked, descHLSBlockedSecs, descHLSSegments,
-		descHLSLive, descRecActive, descRecStopped, descRecBytes, descRecSegments, descRecStops} {
+		descHLSLive, descRecActive, descRecStopped, descRecBytes, descRecSegments, descRecStops,
+		descDiskFree, descDiskSize, descDiskMinFree} {
 		ch <- d
 	}
 }
@@ -88,5 +101,12 @@ func (c *hlsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRecBytes, float64(rs.RecordedBytes), room)
 		counter(descRecSegments, float64(rs.SegmentsRecorded), room)
 		counter(descRecStops, float64(rs.RecordingStops), room)
+	}
+	if d, ok := c.hls.(HLSDisk); ok {
+		if free, total, minFree, err := d.Disk(); err == nil && total > 0 {
+			gauge(descDiskFree, float64(free))
+			gauge(descDiskSize, float64(total))
+			gauge(descDiskMinFree, float64(minFree))
+		}
 	}
 }

@@ -16,6 +16,10 @@ type fakeHLS []hls.RoomStats
 
 func (f fakeHLS) Stats() []hls.RoomStats { return f }
 
+func (f fakeHLS) Disk() (free, total, minFree int64, err error) {
+	return 5 << 30, 100 << 30, 5 << 30, nil
+}
+
 // hlsRooms are three rooms as the packager sees them: one live and
 // recorded, one live whose recording stopped, one with a session over
 // and only recorded files served since.
@@ -90,6 +94,10 @@ func TestHLSMetrics(t *testing.T) {
 		`relay_recording_bytes_total{room="old"}`:              0,
 		`relay_recording_segments_total{room="old"}`:           0,
 		`relay_recording_stops_total{room="old"}`:              2,
+
+		`relay_recording_disk_free_bytes`:     5 << 30,
+		`relay_recording_disk_size_bytes`:     100 << 30,
+		`relay_recording_disk_min_free_bytes`: 5 << 30,
 	} {
 		want[series] = v
 	}
