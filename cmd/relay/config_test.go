@@ -108,3 +108,37 @@ func TestBindIP(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordPolicy: declared rooms record unless they say no; others (the
+// demo room among them) only with --record.
+func TestRecordPolicy(t *testing.T) {
+	fc, err := loadFileConfig(write(t, "rec.yaml", `
+rooms:
+  - name: plenary
+  - name: roundtable
+    record: false
+  - name: side
+    record: true
+recordings:
+  keep_days: 7
+  keep_gb: 1.5
+  min_free_gb: 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.Recordings.KeepDays != 7 || fc.Recordings.KeepGB != 1.5 || fc.Recordings.MinFreeGB != 2 {
+		t.Errorf("recordings %+v", fc.Recordings)
+	}
+	for _, all := range []bool{false, true} {
+		rec := recordPolicy(fc, all)
+		for room, want := range map[string]bool{"plenary": true, "roundtable": false, "side": true, "demo": all, "made-by-publish": all} {
+			if rec(room) != want {
+				t.Errorf("--record=%v: room %s records %v, want %v", all, room, rec(room), want)
+			}
+		}
+	}
+	if _, err := loadFileConfig(write(t, "bad.yaml", "recordings:\n  keep_weeks: 3\n")); err == nil {
+		t.Error("an unknown recordings key was accepted")
+	}
+}

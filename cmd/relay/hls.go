@@ -14,23 +14,30 @@ import (
 // newHLS builds the LL-HLS packager: every live room as HLS, recorded
 // under --data/recordings for the rooms that record.
 func (p *parts) newHLS(c serveConfig, log *slog.Logger) *hls.Server {
-	record := map[string]bool{}
-	for _, r := range p.fc.Rooms {
-		record[r.Name] = r.Record == nil || *r.Record // declared rooms record unless told not to
-	}
 	rec := p.fc.Recordings
 	return hls.New(hls.Config{
 		Media: hls.RelayMedia(p.sfu), Captions: captionFinals{p.captions}, Log: log,
 		Allow: p.allowViewer,
 		Dir:   filepath.Join(filepath.Clean(c.DataDir), "recordings"),
-		Record: func(room string) bool {
-			if r, declared := record[room]; declared {
-				return r
-			}
-			return c.Record // the demo room and rooms made by a first publish
-		},
+		Record: recordPolicy(p.fc, c.Record),
 		MinFree: int64(rec.MinFreeGB * (1 << 30)), KeepDays: rec.KeepDays, KeepBytes: int64(rec.KeepGB * (1 << 30)),
 	})
+}
+
+// recordPolicy says which rooms record: a declared room unless its
+// record is false; the demo room and rooms made by a first publish only
+// with --record (all).
+func recordPolicy(fc *fileConfig, all bool) func(room string) bool {
+	declared := map[string]bool{}
+	for _, r := range fc.Rooms {
+		declared[r.Name] = r.Record == nil || *r.Record
+	}
+	return func(room string) bool {
+		if r, ok := declared[room]; ok {
+			return r
+		}
+		return all
+	}
 }
 
 // allowViewer lets a request read a room's HLS and recordings: any
