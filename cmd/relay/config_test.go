@@ -112,6 +112,13 @@ func TestBindIP(t *testing.T) {
 // TestRecordPolicy: declared rooms record unless they say no; others (the
 // demo room among them) only with --record.
 func TestRecordPolicy(t *testing.T) {
+	write := func(t *testing.T, name, body string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	fc, err := loadFileConfig(write(t, "rec.yaml", `
 rooms:
   - name: plenary
