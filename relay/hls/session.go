@@ -169,17 +169,19 @@ func (t *track) run(ctx context.Context) {
 			for {
 				select {
 				case p := <-t.in:
-					t.handle(p)
+					t.order.push(p, time.Now(), t.ordered)
 					continue
 				default:
 				}
 				break
 			}
+			t.order.flushAll(t.ordered)
 			t.finish()
 			return
 		case p := <-t.in:
-			t.handle(p)
-		case <-tick.C:
+			t.order.push(p, time.Now(), t.ordered)
+		case now := <-tick.C:
+			t.order.expire(now, t.ordered)
 			t.drain()
 		}
 	}

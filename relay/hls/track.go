@@ -38,6 +38,7 @@ type track struct {
 	dropped   atomic.Uint64 // packets the queue had no room for
 
 	// The goroutine's own state.
+	order    reorder
 	dep      h264Depacketizer
 	auTS     uint32
 	haveSeq  bool
@@ -112,7 +113,10 @@ func (t *track) fromDuration(d time.Duration) int64 {
 	return int64(d) * t.timescale / int64(time.Second)
 }
 
-// handle takes one packet.
+// ordered takes the packets in sequence order; a gap left is a loss.
+func (t *track) ordered(p rtpIn, _ bool) { t.handle(p) }
+
+// handle takes one packet, in sequence order.
 func (t *track) handle(p rtpIn) {
 	mime := relay.TapMime(p.pt)
 	if mime != t.mime {
