@@ -18,6 +18,8 @@ type HLSStats interface {
 // can): free and total bytes, and the floor under which recording stops.
 type HLSDisk interface {
 	Disk() (free, total, minFree int64, err error)
+	// DiskUse is what each room's recordings take on disk.
+	DiskUse() map[string]int64
 }
 
 // WatchHLS registers the HLS packager's and recorder's metrics, read from
@@ -58,6 +60,8 @@ var (
 		"Free bytes on the disk that holds the recordings (--data/recordings).", nil, nil)
 	descDiskSize = prometheus.NewDesc("relay_recording_disk_size_bytes",
 		"Size of the disk that holds the recordings.", nil, nil)
+	descDiskUse = prometheus.NewDesc("relay_recordings_disk_bytes",
+		"Bytes the room's recordings take on disk (read at most once a minute).", []string{"room"}, nil)
 	descDiskMinFree = prometheus.NewDesc("relay_recording_disk_min_free_bytes",
 		"Free bytes under which recording stops (recordings.min_free_gb; the live path goes on).", nil, nil)
 )
@@ -69,7 +73,7 @@ type hlsCollector struct{ hls HLSStats }
 func (c *hlsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHLSRequests, descHLSBytes, descHLSBlocked, descHLSBlockedSecs, descHLSSegments,
 		descHLSLive, descRecActive, descRecStopped, descRecBytes, descRecSegments, descRecStops,
-		descDiskFree, descDiskSize, descDiskMinFree} {
+		descDiskFree, descDiskSize, descDiskMinFree, descDiskUse} {
 		ch <- d
 	}
 }
@@ -107,6 +111,9 @@ func (c *hlsCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descDiskFree, float64(free))
 			gauge(descDiskSize, float64(total))
 			gauge(descDiskMinFree, float64(minFree))
+		}
+		for room, n := range d.DiskUse() {
+			gauge(descDiskUse, float64(n), room)
 		}
 	}
 }

@@ -16,6 +16,8 @@ type fakeHLS []hls.RoomStats
 
 func (f fakeHLS) Stats() []hls.RoomStats { return f }
 
+func (f fakeHLS) DiskUse() map[string]int64 { return map[string]int64{"hall": 7 << 30, "old": 1 << 20} }
+
 func (f fakeHLS) Disk() (free, total, minFree int64, err error) {
 	return 5 << 30, 100 << 30, 5 << 30, nil
 }
@@ -43,7 +45,7 @@ func TestHLSMetrics(t *testing.T) {
 	m := NewMetrics(nil)
 	m.WatchHLS(hlsRooms)
 	got := scrapeSeries(t, m, "relay_hls_")
-	for k, v := range scrapeSeries(t, m, "relay_recording_") {
+	for k, v := range scrapeSeries(t, m, "relay_recording") {
 		got[k] = v
 	}
 	want := map[string]float64{}
@@ -95,9 +97,11 @@ func TestHLSMetrics(t *testing.T) {
 		`relay_recording_segments_total{room="old"}`:           0,
 		`relay_recording_stops_total{room="old"}`:              2,
 
-		`relay_recording_disk_free_bytes`:     5 << 30,
-		`relay_recording_disk_size_bytes`:     100 << 30,
-		`relay_recording_disk_min_free_bytes`: 5 << 30,
+		`relay_recording_disk_free_bytes`:          5 << 30,
+		`relay_recording_disk_size_bytes`:          100 << 30,
+		`relay_recording_disk_min_free_bytes`:      5 << 30,
+		`relay_recordings_disk_bytes{room="hall"}`: 7 << 30,
+		`relay_recordings_disk_bytes{room="old"}`:  1 << 20,
 	} {
 		want[series] = v
 	}

@@ -100,6 +100,10 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session // the current session of each room
 
+	useMu sync.Mutex // guards use, useAt: DiskUse's last reading
+	use   map[string]int64
+	useAt time.Time
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -157,3 +157,23 @@ func (s *Server) Disk() (free, total, minFree int64, err error) {
 	}
 	return s.cfg.guard.reading()
 }
+
+// diskUseEvery is how long a reading of the recordings' sizes is kept:
+// it walks every file.
+const diskUseEvery = time.Minute
+
+// DiskUse is the bytes the recordings of each room take on disk, read at
+// most once a minute.
+func (s *Server) DiskUse() map[string]int64 {
+	s.useMu.Lock()
+	defer s.useMu.Unlock()
+	if s.use != nil && time.Since(s.useAt) < diskUseEvery {
+		return s.use
+	}
+	use := map[string]int64{}
+	for _, r := range s.recordings() {
+		use[r.Room] += r.Bytes
+	}
+	s.use, s.useAt = use, time.Now()
+	return use
+}
