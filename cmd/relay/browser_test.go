@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/relay-av/relay/internal/auth"
+	"github.com/relay-av/relay/internal/testkit"
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/peer"
 )
@@ -362,6 +363,21 @@ func TestBrowserPublish(t *testing.T) {
 	waitJS(t, watch, 5*time.Second, "watch status live", `document.querySelector('#status').dataset.state === 'live'`)
 	if rm := apiRoom(t, r, "speaker"); rm == nil || rm["state"] != "live" {
 		t.Errorf("room speaker in /api/rooms: %v", rm)
+	} else {
+		t.Logf("the browser publishes %v", rm["tracks"])
+	}
+	// The page sends H.264 (preferH264), so a remote speaker is in the
+	// webcast and the recording too: HLS has a video variant.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := testkit.HTTPGet(t, r.url("/hls/speaker/index.m3u8"))
+		if code == http.StatusOK && strings.Contains(body, `CODECS="avc1.`) && strings.Contains(body, "RESOLUTION=") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no H.264 video in the speaker's HLS: %d\n%s", code, body)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	screenshot(t, pub, "publish")
 	screenshot(t, watch, "watch-browser-publisher")

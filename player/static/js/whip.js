@@ -27,7 +27,8 @@ export async function publish({ url, token, stream, maxBitrateKbps = 0, simulcas
     for (const track of stream.getTracks()) {
       const init = { direction: 'sendonly', streams: [stream] };
       if (simulcast && track.kind === 'video') init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
-      pc.addTransceiver(track, init);
+      const t = pc.addTransceiver(track, init);
+      if (track.kind === 'video') preferH264(t);
     }
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
@@ -38,6 +39,28 @@ export async function publish({ url, token, stream, maxBitrateKbps = 0, simulcas
   } catch (err) {
     pc.close();
     throw err;
+  }
+}
+
+/**
+ * Puts H.264 (packetization mode 1, constrained baseline first) ahead of
+ * the browser's default VP8: HLS, the webcast and the recordings carry
+ * H.264 only, so a remote speaker published from this page is seen there
+ * too. A browser without an H.264 encoder keeps its own order.
+ */
+export function preferH264(transceiver) {
+  const caps = globalThis.RTCRtpSender?.getCapabilities?.('video');
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const rank = (c) => {
+    if (c.mimeType.toLowerCase() !== 'video/h264' || !/packetization-mode=1/.test(c.sdpFmtpLine || '')) return 2;
+    return /profile-level-id=42e0/.test(c.sdpFmtpLine || '') ? 0 : 1;
+  };
+  const codecs = [...caps.codecs].sort((a, b) => rank(a) - rank(b));
+  if (rank(codecs[0]) === 2) return;
+  try {
+    transceiver.setCodecPreferences(codecs);
+  } catch {
+    // a browser that refuses the list keeps its own order
   }
 }
 
