@@ -105,6 +105,7 @@ type serveConfig struct {
 	Config    string
 	Demo      bool
 	Record    bool // record rooms created by a first publish (declared rooms: their record setting)
+	NoHLS     bool // no HLS packaging (nor recording): WebRTC only
 	LogFormat string
 	LogLevel  string
 	Shutdown  time.Duration

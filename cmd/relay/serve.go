@@ -37,6 +37,7 @@ func runServe(args []string) error {
 	fs.StringVar(&c.DataDir, "data", "./data", "directory for caption journals")
 	fs.StringVar(&c.Config, "config", "", "optional YAML file: rooms, limits, token policy")
 	fs.BoolVar(&c.Demo, "demo", false, "publish a looping test clip with sample captions into room 'demo'")
+	hlsOn := fs.Bool("hls", true, "package live rooms as LL-HLS under /hls/ (and record them); --hls=false leaves WebRTC only")
 	fs.BoolVar(&c.Record, "record", false, "record the demo room and rooms created by a first publish (rooms in --config record unless 'record: false')")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -55,6 +56,7 @@ func runServe(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	c.NoHLS = !*hlsOn
 	log, err := newLogger(c.LogFormat, c.LogLevel)
 	if err != nil {
 		return err
@@ -122,7 +124,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, out io.Writer, 
 		httpDone <- srv.Serve(ln)
 	}()
 	https.start(ctx, log)
-	p.hls.Start()
+	if !c.NoHLS {
+		p.hls.Start()
+	}
 	log.Info("relay listening", https.scheme(), ln.Addr().String(), "udp", p.sfu.UDPAddr().String(), "data", c.DataDir)
 	printWelcome(out, https.scheme()+"://"+displayAddr(ln.Addr()), p.authority, p.devSecret, c.Demo)
 	if started != nil {
