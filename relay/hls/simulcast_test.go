@@ -18,29 +18,52 @@ import (
 	"github.com/relay-av/relay/relay/peer"
 )
 
-// TestSimulcastVariants publishes three simulcast layers from a real pion
-// WHIP client: the multivariant playlist has a variant per layer, with
-// its picture size, and each variant's segments start on keyframes.
-func TestSimulcastVariants(t *testing.T) {
+// whipRelay is a relay with its WHIP/WHEP routes and a packager (not
+// started) on one loopback HTTP server, for tests that publish with a
+// real pion client.
+type whipRelay struct {
+	srv  *relay.Server
+	pk   *Server
+	auth *auth.Authority
+	h    *harness
+}
+
+func startWHIPRelay(t *testing.T) *whipRelay {
+	t.Helper()
 	ignore := goleak.IgnoreCurrent()
-	defer goleak.VerifyNone(t, ignore)
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	a, _ := auth.New([]byte("0123456789abcdef0123456789abcdef"))
 	srv, err := relay.New(relay.Config{Auth: a, BindIP: net.IPv4(127, 0, 0, 1), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
 	pk := New(Config{Media: RelayMedia(srv), Log: slog.New(slog.DiscardHandler), SegmentTarget: time.Second})
-	defer pk.Close()
 	mux := http.NewServeMux()
 	srv.Register(mux)
 	pk.Register(mux)
 	ts := httptest.NewServer(mux)
-	defer ts.Close()
 	client := &http.Client{Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	h := &harness{t: t, url: ts.URL, client: client}
+	t.Cleanup(func() {
+		pk.Close()
+		ts.CloseClientConnections()
+		ts.Close()
+		srv.Close()
+		client.CloseIdleConnections()
+	})
+	return &whipRelay{srv: srv, pk: pk, auth: a, h: &harness{t: t, url: ts.URL, client: client}}
+}
 
+func (w *whipRelay) token(room string) string {
+	tok, _ := w.auth.Issue(auth.RolePublisher, room, "", time.Hour)
+	return tok
+}
+
+// TestSimulcastVariants publishes three simulcast layers from a real pion
+// WHIP client: the multivariant playlist has a variant per layer, with
+// its picture size, and each variant's segments start on keyframes.
+func TestSimulcastVariants(t *testing.T) {
+	w := startWHIPRelay(t)
+	h := w.h
 	demo, err := clip.Demo()
 	if err != nil {
 		t.Fatal(err)
@@ -53,10 +76,9 @@ func TestSimulcastVariants(t *testing.T) {
 		}
 		layers = append(layers, peer.Layer{RID: l.rid, Clip: c})
 	}
-	tok, _ := a.Issue(auth.RolePublisher, "hall", "", time.Hour)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	pub, err := peer.Publish(ctx, peer.PublishConfig{URL: ts.URL + "/whip/hall", Token: tok,
+	pub, err := peer.Publish(ctx, peer.PublishConfig{URL: h.url + "/whip/hall", Token: w.token("hall"),
 		Clip: &clip.Clip{Audio: demo.Audio}, Layers: layers, Options: peer.Options{Loopback: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +88,7 @@ func TestSimulcastVariants(t *testing.T) {
 	// renditions are the room's when it begins.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		rooms := srv.Rooms()
+		rooms := w.srv.Rooms()
 		if len(rooms) == 1 && len(rooms[0].Layers) == 3 {
 			break
 		}
@@ -75,7 +97,7 @@ func TestSimulcastVariants(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	pk.Start()
+	w.pk.Start()
 
 	mv, body := h.multivariant("hall")
 	sizes := map[string]string{}
