@@ -84,7 +84,7 @@ func runLoad(args []string, out, progress io.Writer) error {
 	if hcfg.URL == "" {
 		hcfg.URL = cfg.URL
 	}
-	hcfg.Room, hcfg.Ramp, hcfg.Settle, hcfg.Duration = cfg.Room, cfg.Ramp, cfg.Settle, cfg.Duration
+	hcfg.Room, hcfg.Ramp, hcfg.Settle, hcfg.Duration, hcfg.PID = cfg.Room, cfg.Ramp, cfg.Settle, cfg.Duration, cfg.PID
 	progress = &progressWriter{w: progress}
 	cfg.Progress, hcfg.Progress = progress, progress
 
@@ -198,6 +198,8 @@ func runLoads(ctx context.Context, cfg load.Config, hcfg load.HLSConfig, webrtcL
 		sum, err := load.Run(ctx, cfg)
 		return sum, nil, err
 	}
+	// The HLS players' window ends with load.Run's at the latest: its
+	// publisher, which they play, stops then.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -205,7 +207,9 @@ func runLoads(ctx context.Context, cfg load.Config, hcfg load.HLSConfig, webrtcL
 		hsum *load.HLSSummary
 		herr error
 		done = make(chan struct{})
+		end  = make(chan struct{})
 	)
+	hcfg.End = end
 	go func() {
 		defer close(done)
 		if hsum, herr = load.RunHLS(ctx, hcfg); herr != nil {
@@ -213,6 +217,7 @@ func runLoads(ctx context.Context, cfg load.Config, hcfg load.HLSConfig, webrtcL
 		}
 	}()
 	sum, err := load.Run(ctx, cfg)
+	close(end)
 	if err != nil {
 		cancel()
 	}

@@ -37,10 +37,15 @@ type HLSConfig struct {
 	// playlist reload gets three target durations more: the longest a
 	// server holds it (RFC 8216bis §6.2.5.2).
 	Timeout time.Duration
+	// End, when it closes, ends the window early: the summary covers what
+	// was measured until then (a run beside load.Run ends with its
+	// publisher). Nil means the window lasts Duration.
+	End <-chan struct{}
 	// Client makes the requests; nil means one of the run's own, whose
 	// connections are closed when the run ends.
 	Client   *http.Client
 	Progress io.Writer // progress lines while running; nil means none
+	PID      int       // relay process whose CPU to measure; 0 means not measured
 }
 
 // MaxHLSPlayers bounds HLSConfig.Players.
@@ -72,6 +77,7 @@ type HLSSummary struct {
 	BehindP50        float64  `json:"behind_live_p50_ms"`
 	BehindP95        float64  `json:"behind_live_p95_ms"`
 	BehindP99        float64  `json:"behind_live_p99_ms"`
+	ServerCores      float64  `json:"server_cores,omitempty"`
 	ToolCores        float64  `json:"tool_cores"`
 	MachineBusy      float64  `json:"machine_busy_fraction"`
 }
@@ -83,9 +89,9 @@ func (s *HLSSummary) Line() string {
 		mbps = float64(s.Bytes) * 8 / 1e6 / s.WindowSeconds
 	}
 	return fmt.Sprintf("hls players %d/%d playing, %d parts, %d subtitle segments, %d playlist requests, %.1f Mbit/s, "+
-		"errors %d (warm-up %d), resyncs %d, part fetch p50/p95/p99 %.1f/%.1f/%.1f ms, behind live p50/p95/p99 %.0f/%.0f/%.0f ms, tool %.2f cores, machine %.0f%% busy",
+		"errors %d (warm-up %d), resyncs %d, part fetch p50/p95/p99 %.1f/%.1f/%.1f ms, behind live p50/p95/p99 %.0f/%.0f/%.0f ms, server %.2f cores, tool %.2f cores, machine %.0f%% busy",
 		s.PlayersOK, s.Players, s.Parts, s.SubtitleSegments, s.Playlists, mbps, s.Errors, s.WarmupErrors, s.Resyncs,
-		s.FetchP50, s.FetchP95, s.FetchP99, s.BehindP50, s.BehindP95, s.BehindP99, s.ToolCores, 100*s.MachineBusy)
+		s.FetchP50, s.FetchP95, s.FetchP99, s.BehindP50, s.BehindP95, s.BehindP99, s.ServerCores, s.ToolCores, 100*s.MachineBusy)
 }
 
 // JSON is the machine-readable summary.
@@ -104,6 +110,7 @@ const (
 // hlsRun is the state of one RunHLS, shared by its players.
 type hlsRun struct {
 	cfg      HLSConfig
+	pid      string // "" when not measured
 	base     *url.URL
 	client   *http.Client
 	progress func(format string, args ...any)
@@ -150,25 +157,32 @@ func RunHLS(ctx context.Context, cfg HLSConfig) (*HLSSummary, error) {
 	if !sleepCtx(ctx, cfg.Settle) {
 		return nil, ctx.Err()
 	}
-	start, _ := takeSnapshot("")
+	start, srvErr := takeSnapshot(r.pid)
 	windowStart := time.Now()
 	r.phase.Store(phaseWindow)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+window:
 	for end := time.Now().Add(cfg.Duration); time.Now().Before(end); {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-cfg.End:
+			break window
 		case <-tick.C:
 		}
 		r.progress("t=%4.1fs  hls: %d parts, %d errors, %d players playing", time.Since(began).Seconds(), r.parts.Load(), r.errs.Load(), r.playingCount())
 	}
 	r.phase.Store(phaseOver)
-	end, _ := takeSnapshot("")
+	end, _ := takeSnapshot(r.pid)
 	window := time.Since(windowStart)
 	stop()
 	wg.Wait()
-	return r.summarise(start, end, window), nil
+	s := r.summarise(start, end, window)
+	if srvErr == nil {
+		s.ServerCores = cores(start.srv, end.srv)
+	}
+	return s, nil
 }
 
 func newHLSRun(cfg HLSConfig) (*hlsRun, error) {
@@ -200,6 +214,9 @@ func newHLSRun(cfg HLSConfig) (*hlsRun, error) {
 	for i := range r.fetch {
 		r.fetch[i], r.behind[i] = &histMu{}, &histMu{}
 	}
+	if cfg.PID > 0 {
+		r.pid = strconv.Itoa(cfg.PID)
+	}
 	r.progress = func(format string, args ...any) {
 		if cfg.Progress != nil {
 			fmt.Fprintf(cfg.Progress, format+"\n", args...)
@@ -228,11 +245,12 @@ func (r *hlsRun) waitLive(ctx context.Context) error {
 // HLSLive says whether room is on air as HLS at base (a relay or a cache):
 // its multivariant playlist answers, or the relay says it is starting.
 func HLSLive(ctx context.Context, base, room, token string) (bool, error) {
-	r, err := newHLSRun(HLSConfig{URL: base, Room: room, Token: token, Players: 1, Client: &http.Client{}})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	r, err := newHLSRun(HLSConfig{URL: base, Room: room, Token: token, Players: 1, Client: &http.Client{Transport: tr}})
 	if err != nil {
 		return false, err
 	}
-	defer r.client.CloseIdleConnections()
 	_, _, err = r.get(ctx, r.base.String(), 15*time.Second)
 	var st statusError
 	switch {

@@ -209,19 +209,7 @@ func TestHLSSmoke(t *testing.T) {
 func TestHLSStaleBlockingReload(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var requests, parts atomic.Int64
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /hls/r/index.m3u8", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nS/v/index.m3u8\n")
-	})
-	mux.HandleFunc("GET /hls/r/S/v/index.m3u8", func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		fmt.Fprint(w, testMedia) // whatever was asked
-	})
-	mux.HandleFunc("GET /hls/r/S/v/{file}", func(w http.ResponseWriter, r *http.Request) {
-		parts.Add(1)
-		fmt.Fprint(w, "data")
-	})
-	hs := httptest.NewServer(mux)
+	hs := staleOrigin(&requests, &parts)
 	defer hs.Close()
 	sum, err := RunHLS(t.Context(), HLSConfig{URL: hs.URL, Room: "r", Players: 2, Settle: 100 * time.Millisecond, Duration: time.Second})
 	if err != nil {
@@ -239,4 +227,40 @@ func TestHLSStaleBlockingReload(t *testing.T) {
 	if parts.Load() == 0 {
 		t.Error("the parts listed were not fetched")
 	}
+}
+
+// End cuts the window short and the run still reports it.
+func TestHLSEndsEarly(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var requests, parts atomic.Int64
+	hs := staleOrigin(&requests, &parts)
+	defer hs.Close()
+	end := make(chan struct{})
+	time.AfterFunc(500*time.Millisecond, func() { close(end) })
+	began := time.Now()
+	sum, err := RunHLS(t.Context(), HLSConfig{URL: hs.URL, Room: "r", Players: 1, Settle: 100 * time.Millisecond, Duration: time.Minute, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 5*time.Second || sum.WindowSeconds > 1 {
+		t.Errorf("a 1-minute window closed after 0.5 s took %v, window %.1f s", took, sum.WindowSeconds)
+	}
+}
+
+// staleOrigin serves one room whose video playlist never changes, whatever
+// a blocking reload asks: a broken cache in front of a relay.
+func staleOrigin(requests, parts *atomic.Int64) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hls/r/index.m3u8", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nS/v/index.m3u8\n")
+	})
+	mux.HandleFunc("GET /hls/r/S/v/index.m3u8", func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, testMedia) // whatever was asked
+	})
+	mux.HandleFunc("GET /hls/r/S/v/{file}", func(w http.ResponseWriter, r *http.Request) {
+		parts.Add(1)
+		fmt.Fprint(w, "data")
+	})
+	return httptest.NewServer(mux)
 }
