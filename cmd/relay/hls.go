@@ -17,9 +17,9 @@ func (p *parts) newHLS(c serveConfig, log *slog.Logger) *hls.Server {
 	rec := p.fc.Recordings
 	return hls.New(hls.Config{
 		Media: hls.RelayMedia(p.sfu), Captions: captionFinals{p.captions}, Log: log,
-		Allow: p.allowViewer,
-		Dir:   filepath.Join(filepath.Clean(c.DataDir), "recordings"),
-		Record: recordPolicy(p.fc, c.Record),
+		Allow:   p.allowViewer,
+		Dir:     filepath.Join(filepath.Clean(c.DataDir), "recordings"),
+		Record:  recordPolicy(p.fc, c.Record),
 		MinFree: int64(rec.MinFreeGB * (1 << 30)), KeepDays: rec.KeepDays, KeepBytes: int64(rec.KeepGB * (1 << 30)),
 	})
 }
