@@ -185,6 +185,7 @@ func TestBrowserMonitor(t *testing.T) {
 		languages:   map[string][]string{"plenary": {"en", "fr"}, "workshop": {"en"}},
 		silentAfter: 3 * time.Second,
 		pages:       true,
+		hls:         true,
 	})
 	s.publish(t, "plenary")
 	const n = 3
@@ -240,6 +241,8 @@ func TestBrowserMonitor(t *testing.T) {
 		room+`?.querySelector('[data-fact="viewers"]')?.textContent === '3' && document.querySelector('#total-viewers')?.textContent === '3'`)
 	b.wait(15*time.Second, "plenary live, workshop without a publisher",
 		room+`.querySelector('.state').dataset.state === 'live' && document.querySelector('[data-room="workshop"] .state')?.dataset.state === 'idle'`)
+	b.wait(15*time.Second, "the plenary packaged as HLS and recorded",
+		room+`.querySelector('[data-fact="webcast"]').textContent === 'HLS · recording' && document.querySelector('[data-room="workshop"] [data-fact="webcast"]').textContent === '—'`)
 	b.wait(15*time.Second, "an ingest bitrate and the viewers' RTT",
 		`/b\/s$/.test(`+room+`.querySelector('[data-fact="ingest"]').textContent) && / ms$/.test(`+room+`.querySelector('[data-fact="rtt"]').textContent)`)
 	b.wait(15*time.Second, "French highlighted as silent, English not",

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/relay-av/relay/player"
 	"github.com/relay-av/relay/relay"
 	"github.com/relay-av/relay/relay/clip"
+	"github.com/relay-av/relay/relay/hls"
 	"github.com/relay-av/relay/relay/peer"
 )
 
@@ -44,6 +46,7 @@ type stackOpts struct {
 	languages   map[string][]string // declared caption languages per room
 	silentAfter time.Duration
 	pages       bool // serve the player's pages (the monitor page)
+	hls         bool // package the rooms as HLS and record them (under the data dir)
 }
 
 func newStack(t *testing.T) *stack { return newStackWith(t, stackOpts{}) }
@@ -69,7 +72,17 @@ func newStackWith(t *testing.T, o stackOpts) *stack {
 	mux := http.NewServeMux()
 	sfu.Register(mux)
 	capSvc.Register(mux)
-	New(Params{Relay: sfu, Captions: capSvc, Admin: sfu, Auth: a, Logger: log, Done: done, SilentAfter: o.silentAfter,
+	var pk *hls.Server
+	var hlsStats HLSStats
+	if o.hls {
+		pk = hls.New(hls.Config{Media: hls.RelayMedia(sfu), Log: log, Dir: filepath.Join(dir, "recordings"),
+			Record: func(string) bool { return true }, SegmentTarget: time.Second})
+		pk.Register(mux)
+		pk.Start()
+		hlsStats = pk
+		m.WatchHLS(pk)
+	}
+	New(Params{Relay: sfu, Captions: capSvc, Admin: sfu, Auth: a, Logger: log, Done: done, SilentAfter: o.silentAfter, HLS: hlsStats,
 		Ready: func() error {
 			if !sfu.Ready() {
 				return errors.New("relay shutting down")
@@ -86,6 +99,9 @@ func newStackWith(t *testing.T, o stackOpts) *stack {
 	t.Cleanup(func() {
 		close(done)
 		hs.Close()
+		if pk != nil {
+			pk.Close()
+		}
 		capSvc.Close()
 		sfu.Close()
 	})

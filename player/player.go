@@ -77,9 +77,11 @@ var files embed.FS
 
 // contentSecurityPolicy allows the pages' own files and connections only:
 // no inline script or style, no third-party origin. 'self' in connect-src
-// covers the caption WebSockets of the same host.
+// covers the caption WebSockets of the same host. media-src has blob: for
+// HLS through Media Source Extensions and data: for the empty WebVTT
+// ("data:,WEBVTT") hls.js gives the <track> elements of its subtitles.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
+	"img-src 'self' data: blob:; media-src 'self' blob: data: mediastream:; connect-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'"
 
 // Register adds the page routes to mux.

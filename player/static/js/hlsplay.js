@@ -95,19 +95,23 @@ export class HLSPlay extends EventTarget {
         lowLatencyMode: this.live,
         backBufferLength: this.live ? 30 : Infinity,
         audioPreference: this.audio !== 'floor' ? { lang: this.audio } : undefined,
+        subtitlePreference: this.subtitles ? { lang: this.subtitles } : undefined,
       });
       this.hls = hls;
       const E = Hls.Events;
       let recoveries = 0;
-      hls.on(E.MANIFEST_PARSED, () => {
+      // hls.js picks its own tracks right after these events: ours after it.
+      const later = (f) => () => setTimeout(() => this.hls === hls && f());
+      hls.on(E.MANIFEST_PARSED, later(() => {
         this.applyAudio();
         this.applySubtitles();
         this.applyLevel();
         this.dispatchEvent(new Event('levels'));
-      });
-      hls.on(E.SUBTITLE_TRACKS_UPDATED, () => this.applySubtitles());
-      // After hls.js is done with the switch: its text track may come just after.
-      const tracks = () => setTimeout(() => this.hls === hls && this.dispatchEvent(new Event('tracks')));
+      }));
+      hls.on(E.AUDIO_TRACKS_UPDATED, later(() => this.applyAudio()));
+      hls.on(E.SUBTITLE_TRACKS_UPDATED, later(() => this.applySubtitles()));
+      // Said once hls.js is done with the switch: its text track comes just after.
+      const tracks = later(() => this.dispatchEvent(new Event('tracks')));
       hls.on(E.AUDIO_TRACK_SWITCHED, tracks);
       hls.on(E.SUBTITLE_TRACK_SWITCH, tracks);
       hls.on(E.LEVEL_SWITCHED, () => this.dispatchEvent(new Event('levels')));
@@ -158,11 +162,14 @@ export class HLSPlay extends EventTarget {
   }
 
   /**
-   * What an attempt shares: "live" once the video plays, the end of a live
-   * stream, the stop; returns finish(why), which cleans up once.
+   * What an attempt shares: "live" once the video plays (a recording: once
+   * it can, so that its controls show even where autoplay is refused), the
+   * end of a live stream, the stop; returns finish(why), which cleans up
+   * once.
    */
   watch(signal, resolve, cleanup) {
     const v = this.video;
+    const ready = this.live ? 'playing' : 'canplay';
     const playing = () => {
       this.backoff.reset();
       this.setState('live');
@@ -173,13 +180,13 @@ export class HLSPlay extends EventTarget {
     const finish = (why) => {
       if (done) return;
       done = true;
-      v.removeEventListener('playing', playing);
+      v.removeEventListener(ready, playing);
       v.removeEventListener('ended', ended);
       signal.removeEventListener('abort', stop);
       cleanup();
       resolve(why);
     };
-    v.addEventListener('playing', playing);
+    v.addEventListener(ready, playing);
     v.addEventListener('ended', ended);
     signal.addEventListener('abort', stop, { once: true });
     return finish;
@@ -261,13 +268,14 @@ export class HLSPlay extends EventTarget {
   info() {
     const hls = this.hls;
     const audio = hls ? hls.audioTracks[hls.audioTrack] : [...(this.video.audioTracks || [])].find((t) => t.enabled);
+    const subtitles = this.subtitleTrack();
     const date = hls ? hls.playingDate : this.video.getStartDate?.();
     const at = date && Number.isFinite(date.getTime()) ? date.getTime() + (hls ? 0 : this.video.currentTime * 1000) : 0;
     return {
       engine: this.engine,
       state: this.state,
       audioTrackLang: audio ? audio.lang ?? audio.language ?? '' : null,
-      subtitleLang: this.subtitleTrack() ? this.subtitles : null,
+      subtitleLang: subtitles ? subtitles.language || null : null,
       playingDate: at, // ms since the epoch of the picture on screen (0: unknown)
       latency: hls && this.live ? hls.latency : 0,
     };

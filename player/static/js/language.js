@@ -5,7 +5,9 @@
 // (menu "Listen to"); the subtitles are set apart by the page's caption
 // menus, through setApart. When the selected booth is down the player
 // says so. The room's offer comes from /api/rooms (channels.js), what
-// plays from the relay's /select answers.
+// plays from the relay's /select answers. Over HLS the sound is the HLS
+// audio track of the channel (media.js), the floor's when it has none; on
+// a recording's page the offer is the recording's.
 
 import { CUSTOM, FLOOR, airState, audioFor, channelsOf, choiceOf, languageChoices } from './channels.js';
 import { announce } from './dom.js';
@@ -16,10 +18,10 @@ import { save } from './prefs.js';
 
 export class LanguageChoice {
   /**
-   * playback: the page's Playback; select: the Language menu; audioSelect:
-   * the settings' sound menu; notice: the player's off-air line (a live
-   * region); captions: {languages() the caption languages, primary() the
-   * one shown, pick(want) shows want when the room has it};
+   * playback: the page's Media (media.js); select: the Language menu;
+   * audioSelect: the settings' sound menu; notice: the player's off-air
+   * line (a live region); captions: {languages() the caption languages,
+   * primary() the one shown, pick(want) shows want when the room has it};
    * intent: {language, audio, caption} from the URL or prefs.
    */
   constructor({ playback, select, audioSelect, notice, captions, intent }) {

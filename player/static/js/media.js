@@ -25,13 +25,13 @@ const TRYING = ['connecting', 'reconnecting', 'busy', 'unsupported'];
 export class Media extends EventTarget {
   /**
    * playback: the page's WebRTC Playback (null on a recording's page);
-   * video: the page's <video>; mode: the one wanted; vod: a recording's
-   * playlist URL (then HLS only, no room to wait for).
+   * video: the page's <video>; mode: the one wanted; recording: a
+   * recording's id (then its HLS only, no room to wait for).
    */
-  constructor({ room, token = '', video, playback = null, mode = WEBRTC, vod = '' }) {
+  constructor({ room, token = '', video, playback = null, mode = WEBRTC, recording = '' }) {
     super();
-    Object.assign(this, { room, token, video, webrtc: playback, vod });
-    this.want = vod ? HLS : mode;
+    Object.assign(this, { room, token, video, webrtc: playback, recording });
+    this.want = recording ? HLS : mode;
     this.mode = null; // WEBRTC or HLS once started
     this.fellBack = false; // HLS because WebRTC did not play
     this.hls = null; // the HLSPlay while on HLS
@@ -64,7 +64,7 @@ export class Media extends EventTarget {
   }
 
   get state() {
-    return this.mode === HLS ? this.hls.state : this.webrtc.state;
+    return (this.mode === HLS ? this.hls?.state : this.webrtc?.state) || 'connecting';
   }
 
   use(mode) {
@@ -88,9 +88,10 @@ export class Media extends EventTarget {
 
   newHLS() {
     const q = this.token ? `?token=${encodeURIComponent(this.token)}` : '';
-    const url = this.vod ? this.vod + q : `/hls/${encodeURIComponent(this.room)}/index.m3u8${q}`;
+    const room = encodeURIComponent(this.room);
+    const url = this.recording ? `/recordings/${room}/${encodeURIComponent(this.recording)}/index.m3u8${q}` : `/hls/${room}/index.m3u8${q}`;
     const onAir = async (signal) => (await fetchRoom(this.room, signal))?.state === 'live';
-    const hls = new HLSPlay({ video: this.video, url, live: !this.vod, onAir });
+    const hls = new HLSPlay({ video: this.video, url, live: !this.recording, onAir });
     hls.setAudio(this.audio);
     hls.setSubtitles(...this.subtitles);
     hls.setLevel(this.level);
@@ -132,17 +133,20 @@ export class Media extends EventTarget {
 
   // ---- the playback to language.js and quality.js --------------------------
 
-  /** {audio}: the channel, for both; {video}: a layer (WebRTC) or a level (HLS), for the one playing. */
+  /**
+   * {audio}: the channel, for both; {level}: the HLS level ("auto" or a
+   * height); the rest ({video}: a simulcast layer) is WebRTC's, kept for
+   * its next session while HLS plays.
+   */
   select(change) {
-    const rest = { ...change };
+    const { level, ...rest } = change;
     if ('audio' in change) {
       this.audio = change.audio;
       this.hls?.setAudio(change.audio);
     }
-    if ('video' in change && this.mode === HLS) {
-      this.level = change.video;
-      this.hls?.setLevel(change.video);
-      delete rest.video;
+    if (level !== undefined) {
+      this.level = level;
+      this.hls?.setLevel(level);
     }
     if (this.webrtc && Object.keys(rest).length) this.webrtc.select(rest);
   }

@@ -11,7 +11,8 @@ import { load, save } from './prefs.js';
 
 /** The mode the page starts in: ?mode=, else the remembered one, else WebRTC. */
 export function wantedMode(params = new URLSearchParams(location.search)) {
-  return [WEBRTC, HLS].find((m) => m === params.get('mode')) || load('mode', WEBRTC);
+  const modes = [WEBRTC, HLS];
+  return modes.find((m) => m === params.get('mode')) || modes.find((m) => m === load('mode', WEBRTC)) || WEBRTC;
 }
 
 export class ModeChoice {
@@ -35,7 +36,8 @@ export class ModeChoice {
 
   render({ mode, fellBack }) {
     document.body.dataset.mode = mode;
-    for (const radio of this.form.elements.mode) radio.checked = radio.value === this.media.want;
+    // What plays: after a fallback, "Low latency" is there to be picked again.
+    for (const radio of this.form.elements.mode) radio.checked = radio.value === mode;
     this.fallback.hidden = !fellBack;
     if (fellBack) announce(t('watch.fallback_hls'));
   }

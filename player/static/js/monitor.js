@@ -233,6 +233,8 @@ function roomCard(room, now) {
       ? () => t('monitor.announce_channel_down', { room: title, lang: p.name })
       : () => t('monitor.announce_booth_silent', { room: title, lang: p.name }));
   }
+  const hls = room.hls || {};
+  if (hls.live && hls.stopped) alerts.set('recording', () => t('monitor.announce_recording_stopped', { room: title }));
   for (const x of rows.filter((x) => x.silent)) {
     alerts.set(`captions:${x.lang}`, () => t('monitor.announce_captions_silent', { room: title, lang: localName(x.lang) }));
   }
@@ -254,7 +256,8 @@ function roomCard(room, now) {
       fact(t('monitor.fact_rtt'), q.reporting && q.rttMaxMs > 0 ? `${fmtMs(q.rttMedianMs)} / ${fmtMs(q.rttMaxMs)}` : '—', 'rtt', false, t('monitor.median_worst')),
       fact(t('monitor.fact_keyframes'), fmtCount(r.keyframes), 'keyframes'),
       fact(t('monitor.fact_plis'), fmtCount(r.plis), 'plis'),
-      fact(t('monitor.fact_paths'), pathsText(room.paths || {}), 'paths', false, t('monitor.paths_title'))),
+      fact(t('monitor.fact_paths'), pathsText(room.paths || {}), 'paths', false, t('monitor.paths_title')),
+      fact(t('monitor.fact_webcast'), webcastText(hls), 'webcast', Boolean(hls.live && hls.stopped), hls.stopped || '')),
     layerTable(room),
     channels.table,
     langs.length ? captionTable(room, rows) : el('p', { class: 'none' }, t('monitor.no_caption_langs')),
@@ -291,6 +294,14 @@ function pathsText(p) {
   const text = t('monitor.paths', { direct: num(n('udp') + n('tcp')), turn: num(turn) });
   if (!turn) return text;
   return `${text} (${t('monitor.paths_turn_detail', { udp: num(n('turn-udp')), tcp: num(n('turn-tcp')), tls: num(n('turn-tls')) })})`;
+}
+
+// webcastText is the room's HLS session and recording in words; the
+// reason a recording stopped is the fact's title.
+function webcastText(hls) {
+  if (!hls.live) return '—';
+  if (hls.recording) return t('monitor.webcast_recording');
+  return hls.stopped ? t('monitor.webcast_stopped') : t('monitor.webcast_live');
 }
 
 // pathName is one viewer's path in words.

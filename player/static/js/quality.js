@@ -18,9 +18,9 @@ export const AUTO = 'auto';
 
 export class QualityChoice {
   /**
-   * playback: the page's Playback; select: the menu; field: what hides
-   * with it; picture: the player's video element (its height says what
-   * plays when the relay does not).
+   * playback: the page's Media (media.js); select: the menu; field: what
+   * hides with it; picture: the player's video element (its height says
+   * what plays when the relay does not).
    */
   constructor({ playback, select, field, picture }) {
     Object.assign(this, { playback, select, field, picture });
@@ -73,7 +73,7 @@ export class QualityChoice {
     const video = this.hls.heights.some((h) => String(h) === String(this.hlsWant)) ? String(this.hlsWant) : AUTO;
     if (video !== this.hlsVideo) {
       this.hlsVideo = video;
-      this.playback.select({ video });
+      this.playback.select({ level: video });
     }
     this.render();
   }

@@ -61,6 +61,7 @@ const app = {
   secondaryWant: queryLang2 || params.get('lang2') || load('lang2', null),
   captionsOn: load('captionsOn', true),
   reading: { size: 'm', bg: 'translucent', pos: 'bottom', native: false, ...load('reading', {}) },
+  state: 'connecting', // the playback state shown
   estimateBps: 0, // what the relay estimates this viewer's link carries (0: no estimate)
   feed: new CaptionFeed({ room, token }),
   playback: new Playback({ room, token, audioOnly: load('audioOnly', false) }),
@@ -80,11 +81,7 @@ const app = {
     downloads: { srt: $('#dl-srt'), vtt: $('#dl-vtt') },
   }),
 };
-const enc = encodeURIComponent;
-app.media = new Media({
-  room, token, video, playback: app.recording ? null : app.playback, mode: wantedMode(params),
-  vod: app.recording ? `/recordings/${enc(room)}/${enc(recordingId)}/index.m3u8` : '',
-});
+app.media = new Media({ room, token, video, playback: app.recording ? null : app.playback, mode: wantedMode(params), recording: recordingId });
 app.mode = new ModeChoice({ media: app.media, form: $('#mode-panel'), fallback: $('#mode-fallback') });
 app.sound = new Sound({ video, mix: app.mix, playing: () => !!app.media.session, resumes: !app.recording });
 // What the delegate asked for: language, the Language choice (?lang=, or
@@ -115,6 +112,7 @@ app.feed.addEventListener('state', (e) => e.detail === 'reconnecting' && store.c
 // ---- state -----------------------------------------------------------------
 
 function showState(state) {
+  app.state = state; // drawn again in another interface language
   const date = app.recording?.rec ? recordedAt(app.recording.rec.start) : '';
   drawState(state, { hls: app.media.mode === HLS, recording: !!app.recording, date });
 }
@@ -398,17 +396,12 @@ async function watchRoom() {
 
 async function openRecording() {
   document.body.dataset.page = 'recording'; // watch.css: no live-only controls
-  video.controls = true; // seeking, the browser's way
   $('#transcript').hidden = true; // the live transcript is the room's, not the recording's
   $('#layout').classList.add('no-transcript');
-  let rec = null;
-  try {
-    rec = await fetchRecording(room, recordingId, token);
-  } catch {
-    // the relay does not answer: not available now
-  }
+  const rec = await fetchRecording(room, recordingId, token).catch(() => null); // null: none, or the relay does not answer
   if (!rec) return showState('missing');
   app.recording.rec = rec;
+  video.controls = true; // seeking, the browser's way
   const info = await fetchRoom(room).catch(() => null);
   const title = info?.title || room;
   $('#title').textContent = title;
@@ -427,7 +420,7 @@ addEventListener('pagehide', () => {
 // The interface language changed: what this module wrote, again (the
 // modules re-render their own; playback goes on).
 document.addEventListener('relay:ui', () => {
-  showState(app.media.state || 'connecting');
+  showState(app.state);
   if (app.recording?.rec) renderDownloads($('#rec-download-list'), app.recording.rec, token);
   showViewers();
   fillSelects(app.primary, app.secondary);
