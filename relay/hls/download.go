@@ -22,7 +22,7 @@ func (s *Server) serveMP4(w http.ResponseWriter, r *http.Request, m sessionMeta,
 	if lang != "floor" {
 		audio = "a-" + lang
 	}
-	if !hasString(m.Renditions, audio) {
+	if !hasString(m.Renditions, audio) || lang != "floor" && !m.offered(lang) {
 		httperr.Write(w, r, s.log, httperr.New(http.StatusNotFound, "no audio %q in this recording", lang))
 		return
 	}

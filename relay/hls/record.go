@@ -40,6 +40,20 @@ type sessionMeta struct {
 	Subtitles  []string  `json:"subtitles"`    // caption languages
 	Lead       string    `json:"lead"`         // the rendition whose segments subtitles follow
 	Stopped    string    `json:"stopped,omitempty"`
+	// Booths are the language channels whose booth was live at some time
+	// in the session (Version 2 on): the others' renditions carry only
+	// the floor, and a recording does not offer them.
+	Booths  []string `json:"booths"`
+	Version int      `json:"version"`
+}
+
+// metaVersion 2 adds Booths.
+const metaVersion = 2
+
+// offered says whether a recording offers audio channel lang: every one
+// before Version 2, the booths that were live since.
+func (m sessionMeta) offered(lang string) bool {
+	return m.Version < 2 || hasString(m.Booths, lang)
 }
 
 func newRecorder(cfg *Config, s *session) (*recorder, error) {
@@ -54,7 +68,8 @@ func newRecorder(cfg *Config, s *session) (*recorder, error) {
 }
 
 func (r *recorder) meta() sessionMeta {
-	m := sessionMeta{Room: r.sess.room, ID: r.sess.id, Start: r.sess.start, Lead: r.sess.lead.name(), Stopped: r.stopped}
+	m := sessionMeta{Room: r.sess.room, ID: r.sess.id, Start: r.sess.start, Lead: r.sess.lead.name(), Stopped: r.stopped,
+		Booths: r.sess.booths(), Version: metaVersion}
 	for _, t := range r.sess.tracks {
 		m.Renditions = append(m.Renditions, t.name())
 	}
@@ -112,6 +127,18 @@ func (r *recorder) stopLocked(why string) {
 	}
 	r.files = map[string]*os.File{}
 	r.writeMetaLocked(r.meta())
+}
+
+// boothsChanged rewrites session.json with a booth that went live.
+func (r *recorder) boothsChanged() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped == "" {
+		r.writeMetaLocked(r.meta())
+	}
 }
 
 // init writes a rendition's init segment.

@@ -135,7 +135,7 @@ func (s *Server) recording(room, id string) (Recording, bool) {
 	for _, r := range m.Renditions {
 		if r == "a" {
 			rec.Downloads["floor"] = fmt.Sprintf("/recordings/%s/%s/floor.mp4", room, id)
-		} else if lang, ok := strings.CutPrefix(r, "a-"); ok {
+		} else if lang, ok := strings.CutPrefix(r, "a-"); ok && m.offered(lang) {
 			rec.Languages = append(rec.Languages, lang)
 			rec.Downloads[lang] = fmt.Sprintf("/recordings/%s/%s/%s.mp4", room, id, lang)
 		}

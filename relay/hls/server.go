@@ -201,6 +201,7 @@ func (s *Server) poll() {
 		case sess == nil || sess.over.Load():
 		case live:
 			sess.endAt = time.Time{}
+			sess.noteBooths(info)
 		default:
 			if sess.endAt.IsZero() {
 				sess.endAt = now

@@ -38,7 +38,8 @@ type session struct {
 	clockAt    time.Duration
 	clockWall  time.Time
 	keyAsked   time.Time
-	endAt      time.Time // when the room was last seen not live; zero while live (poll's)
+	liveBooths map[string]bool // audio channels whose booth has been live in the session
+	endAt      time.Time       // when the room was last seen not live; zero while live (poll's)
 	over       atomic.Bool
 
 	ctx    context.Context
@@ -198,6 +199,37 @@ func (s *session) close() {
 	s.record.finish()
 	s.over.Store(true)
 	s.log.Info("hls: session ended", "duration", time.Since(s.start).Round(time.Second).String())
+}
+
+// noteBooths records the booths live now; a new one goes into the
+// recording's session.json at once.
+func (s *session) noteBooths(info relay.RoomInfo) {
+	added := false
+	s.mu.Lock()
+	for _, ch := range info.Channels {
+		if ch.Kind == relay.KindAudio && ch.Live && !s.liveBooths[ch.Lang] {
+			if s.liveBooths == nil {
+				s.liveBooths = map[string]bool{}
+			}
+			s.liveBooths[ch.Lang], added = true, true
+		}
+	}
+	s.mu.Unlock()
+	if added {
+		s.record.boothsChanged()
+	}
+}
+
+// booths are the channels noteBooths saw live, sorted.
+func (s *session) booths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []string{}
+	for lang := range s.liveBooths {
+		out = append(out, lang)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // clock is the lead's media time and whether it is alive (committed a

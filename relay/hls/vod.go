@@ -34,6 +34,9 @@ func (s *Server) vodMultivariant(m sessionMeta, query string) []byte {
 		if _, err := os.Stat(filepath.Join(dir, r, "segments.m3u8")); err != nil {
 			continue // nothing recorded of it
 		}
+		if l, ok := strings.CutPrefix(r, "a-"); ok && !m.offered(l) {
+			continue // its booth never went live: the floor again
+		}
 		audioPeak = max(audioPeak, peakRate(filepath.Join(dir, r)))
 		name, lang, def := "Floor", "", "YES"
 		if l, ok := strings.CutPrefix(r, "a-"); ok {
