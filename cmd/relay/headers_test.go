@@ -69,6 +69,10 @@ func TestEverySecurityHeader(t *testing.T) {
 		{"GET", "/captions/hall/ws?lang=en", "", "", 400, false}, // not a WebSocket upgrade
 		{"POST", "/captions/hall/post?lang=en&seq=2", "text/plain", "x", 401, false},
 		{"POST", "/closedcaption?seq=1&room=hall", "text/plain", "x", 401, false},
+		{"GET", "/hls/hall/index.m3u8", "", "", 404, false}, // not on air
+		{"OPTIONS", "/hls/hall/index.m3u8", "", "", 204, false},
+		{"GET", "/recordings/", "", "", 200, false},
+		{"GET", "/recordings/hall/nope/index.m3u8", "", "", 404, false},
 		{"GET", "/no/such/path", "", "", 404, false},
 	} {
 		path := strings.TrimPrefix(e.path, base)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -53,7 +54,7 @@ func (p *parts) allowViewer(r *http.Request, room string) error {
 		token = auth.FromHeader(r.Header.Get("Authorization"))
 	}
 	if _, err := p.authority.Check(token, auth.Need{Role: auth.RoleViewer, Room: room}); err != nil {
-		return httperr.New(auth.Status(err), "room %s needs a viewer token (?token=): %v", room, err)
+		return &httperr.Error{Status: auth.Status(err), Msg: fmt.Sprintf("room %s needs a viewer token (?token=): %v", room, err), Cause: err}
 	}
 	return nil
 }

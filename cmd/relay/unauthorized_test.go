@@ -40,6 +40,8 @@ func TestEveryUnauthorizedAnswer(t *testing.T) {
 		{"GET", "/captions/hall/post/seq?lang=en", "", "", "token", false},
 		{"POST", "/closedcaption?seq=1&room=hall", "text/plain", "2026-12-01T10:00:00.000\nhello\n", "cid", false},
 		{"GET", "/captions/closed/transcript.srt?lang=en", "", "", "token", false},
+		{"GET", "/hls/closed/index.m3u8", "", "", "token", false},
+		{"GET", "/recordings/closed/20261202T000000Z/index.m3u8", "", "", "token", false},
 		{"GET", "/api/rooms/hall/viewers", "", "", "", false},
 		{"POST", "/api/rooms/hall/publisher/disconnect", "", "", "", false},
 		{"POST", "/api/rooms/hall/viewers/v1/disconnect", "", "", "", false},
