@@ -1,11 +1,9 @@
 package monitoring
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"testing"
 
 	"github.com/relay-av/relay/relay"
@@ -107,17 +105,7 @@ func TestHLSMetrics(t *testing.T) {
 	}
 	checkSeries(t, got, want)
 
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: install Debian's prometheus package (scripts/test does as root)")
-	}
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(rec.Body.Bytes())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
+	promtoolCheckMetrics(t, m)
 }
 
 // /api/rooms carries each room's HLS session (live, id, recording, why

@@ -1,7 +1,6 @@
 package monitoring
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -249,15 +247,7 @@ func TestMetricsFollowReality(t *testing.T) {
 	}
 
 	// promtool, from Debian's prometheus package, on the live exposition.
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: install Debian's prometheus package (scripts/test does as root)")
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewBufferString(s.scrape(t))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("promtool check metrics: %v\n%s", err, out)
-	}
+	promtoolCheckMetrics(t, s.metrics)
 	for _, v := range viewers[2:] {
 		v.Close(true)
 	}

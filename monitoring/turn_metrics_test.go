@@ -41,6 +41,12 @@ func TestTURNAndPathMetrics(t *testing.T) {
 	want[`relay_viewers_by_path{path="turn-tls",room="hall"}`] = 2
 	checkSeries(t, got, want)
 
+	promtoolCheckMetrics(t, m)
+}
+
+// promtoolCheckMetrics runs promtool's linter on m's exposition.
+func promtoolCheckMetrics(t *testing.T, m *Metrics) {
+	t.Helper()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Fatal("promtool not found: install Debian's prometheus package (scripts/test does as root)")

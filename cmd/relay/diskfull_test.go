@@ -3,11 +3,7 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,26 +42,8 @@ func TestDiskFullHelper(t *testing.T) {
 			os.Exit(2)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan string, 1)
-	done := make(chan error, 1)
-	log := slog.New(slog.DiscardHandler) // the failure is asserted on the wire, not in the log
-	go func() {
-		done <- serve(ctx, serveConfig{Addr: "127.0.0.1:0", DataDir: dir, Shutdown: 2 * time.Second}, log, io.Discard, started)
-	}()
-	select {
-	case addr := <-started:
-		fmt.Printf("ADDR %s\n", addr)
-	case err := <-done:
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(2)
-	}
-	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
-	cancel()
-	if err := <-done; err != nil {
-		fmt.Fprintln(os.Stderr, "serve ended:", err)
-	}
-	os.Exit(0)
+	// The failure is asserted on the wire, not in the log.
+	serveChild(serveConfig{Addr: "127.0.0.1:0", DataDir: dir, Shutdown: 2 * time.Second})
 }
 
 // startDiskFullRelay runs the helper on dir (limit 0: no file size limit)

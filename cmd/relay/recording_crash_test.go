@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,26 +24,8 @@ func TestRecordingCrashHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process only")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	started := make(chan string, 1)
-	done := make(chan error, 1)
 	demo := os.Getenv(crashDataEnv+"_DEMO") != ""
-	go func() {
-		done <- serve(ctx, serveConfig{Addr: "127.0.0.1:0", DataDir: dir, Demo: demo, Record: true, Shutdown: 2 * time.Second},
-			slog.New(slog.DiscardHandler), io.Discard, started)
-	}()
-	select {
-	case addr := <-started:
-		fmt.Printf("ADDR %s\n", addr)
-	case err := <-done:
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(2)
-	}
-	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
-	cancel()
-	<-done
-	os.Exit(0)
+	serveChild(serveConfig{Addr: "127.0.0.1:0", DataDir: dir, Demo: demo, Record: true, Shutdown: 2 * time.Second})
 }
 
 type recordingJSON struct {

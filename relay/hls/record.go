@@ -79,14 +79,17 @@ func (r *recorder) meta() sessionMeta {
 	return m
 }
 
-// begin writes session.json.
-func (r *recorder) begin() {
+// writeMeta writes session.json as the session is now: at its start,
+// and when a booth goes live.
+func (r *recorder) writeMeta() {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.writeMetaLocked(r.meta())
+	if r.stopped == "" {
+		r.writeMetaLocked(r.meta())
+	}
 }
 
 func (r *recorder) writeMetaLocked(m sessionMeta) {
@@ -127,18 +130,6 @@ func (r *recorder) stopLocked(why string) {
 	}
 	r.files = map[string]*os.File{}
 	r.writeMetaLocked(r.meta())
-}
-
-// boothsChanged rewrites session.json with a booth that went live.
-func (r *recorder) boothsChanged() {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopped == "" {
-		r.writeMetaLocked(r.meta())
-	}
 }
 
 // init writes a rendition's init segment.

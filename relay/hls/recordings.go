@@ -173,18 +173,30 @@ func (s *Server) handleRecordings(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"recordings": list})
 }
 
-// handleRecording serves a recording's multivariant playlist and its
-// per-language MP4 downloads.
-func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
-	room, id, file := r.PathValue("room"), r.PathValue("id"), r.PathValue("file")
+// admitRecording checks a request for a recording ({room}, {id}) and
+// reads its session.json; it has answered when ok is false.
+func (s *Server) admitRecording(w http.ResponseWriter, r *http.Request) (m sessionMeta, ok bool) {
+	room, id := r.PathValue("room"), r.PathValue("id")
 	if !s.admit(w, r, room) {
-		return
+		return m, false
 	}
 	m, err := s.readMeta(room, id)
 	if err != nil {
 		httperr.Write(w, r, s.log, httperr.New(http.StatusNotFound, "no recording %s of room %s", id, room))
+		return m, false
+	}
+	return m, true
+}
+
+// handleRecording serves a recording's multivariant playlist and its
+// per-language MP4 downloads.
+func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	m, ok := s.admitRecording(w, r)
+	if !ok {
 		return
 	}
+	room := m.Room
 	if file == "index.m3u8" {
 		s.writePlaylist(w, r, room, s.vodMultivariant(m, tokenQuery(r)), "public, max-age=5")
 		return
@@ -199,15 +211,12 @@ func (s *Server) handleRecording(w http.ResponseWriter, r *http.Request) {
 // handleRecordingFile serves a recording's media playlists, init
 // segments, segments and subtitle segments.
 func (s *Server) handleRecordingFile(w http.ResponseWriter, r *http.Request) {
-	room, id, rend, file := r.PathValue("room"), r.PathValue("id"), r.PathValue("rend"), r.PathValue("file")
-	if !s.admit(w, r, room) {
+	rend, file := r.PathValue("rend"), r.PathValue("file")
+	m, ok := s.admitRecording(w, r)
+	if !ok {
 		return
 	}
-	m, err := s.readMeta(room, id)
-	if err != nil {
-		httperr.Write(w, r, s.log, httperr.New(http.StatusNotFound, "no recording %s of room %s", id, room))
-		return
-	}
+	room, id := m.Room, m.ID
 	lang, isSub := strings.CutPrefix(rend, "s-")
 	switch {
 	case isSub && file == "index.m3u8":

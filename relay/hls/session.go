@@ -123,7 +123,7 @@ func newSession(parent context.Context, cfg *Config, info relay.RoomInfo, langs 
 		}
 		t.tap = tap
 	}
-	s.record.begin()
+	s.record.writeMeta()
 	for _, t := range s.tracks {
 		s.wg.Add(1)
 		go func() {
@@ -216,7 +216,7 @@ func (s *session) noteBooths(info relay.RoomInfo) {
 	}
 	s.mu.Unlock()
 	if added {
-		s.record.boothsChanged()
+		s.record.writeMeta()
 	}
 }
 
