@@ -15,11 +15,16 @@
 // stopped), attached (a source is on the video: the page starts playback),
 // levels, tracks.
 
-import Hls from '../vendor/hls/hls.min.mjs';
 import { Backoff } from './backoff.js';
 import { sleep } from './dom.js';
 
 const MIME = 'application/vnd.apple.mpegurl';
+
+// hls.js (600 KB) is fetched the first time HLS plays, not with every
+// watch page: most delegates play WebRTC.
+let hlsModule = null;
+const loadHls = () => (hlsModule ??= import('../vendor/hls/hls.min.mjs').then((m) => m.default));
+const hasMSE = () => 'MediaSource' in globalThis || 'ManagedMediaSource' in globalThis;
 
 export class HLSPlay extends EventTarget {
   /**
@@ -32,7 +37,7 @@ export class HLSPlay extends EventTarget {
   constructor({ video, url, live = true, onAir = null }) {
     super();
     Object.assign(this, { video, url, live, onAir });
-    this.engine = Hls.isSupported() ? 'hls.js' : video.canPlayType(MIME) ? 'native' : '';
+    this.engine = hasMSE() ? 'hls.js' : video.canPlayType(MIME) ? 'native' : '';
     this.state = 'connecting';
     this.hls = null; // the hls.js instance of the current attempt
     this.audio = 'floor'; // the channel wanted
@@ -79,7 +84,22 @@ export class HLSPlay extends EventTarget {
           continue;
         }
       }
-      const why = await (this.engine === 'native' ? this.native(signal) : this.hlsjs(signal));
+      let Hls = null;
+      if (this.engine === 'hls.js') {
+        try {
+          Hls = await loadHls();
+        } catch {
+          hlsModule = null; // try the download again next time
+        }
+        if (!Hls?.isSupported()) {
+          if (signal.aborted) break;
+          if (Hls) return this.setState('unsupported');
+          this.setState('reconnecting');
+          await sleep(this.backoff.next(), signal);
+          continue;
+        }
+      }
+      const why = await (this.engine === 'native' ? this.native(signal) : this.hlsjs(Hls, signal));
       if (signal.aborted) break;
       this.setState(why === 'ended' ? 'waiting' : 'reconnecting');
       await sleep(why === 'ended' ? 1000 : this.backoff.next(), signal);
@@ -88,7 +108,7 @@ export class HLSPlay extends EventTarget {
   }
 
   /** One hls.js attempt: resolves with why it ended ("error", "ended", "stopped"). */
-  hlsjs(signal) {
+  hlsjs(Hls, signal) {
     return new Promise((resolve) => {
       const hls = new Hls({
         enableWorker: false, // the page's CSP allows no worker from a blob
