@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/relay-av/relay/relay/clip"
 	"github.com/relay-av/relay/relay/keyframe"
@@ -48,7 +49,7 @@ func FindSimulcastClips(dir string) ([]string, error) {
 				out[i] = filepath.Join(d, p)
 			}
 			return out, nil
-		} else if !errors.Is(err, fs.ErrNotExist) {
+		} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) { // a file where a folder would be: not here either
 			return nil, fmt.Errorf("simulcast clips: %w", err)
 		}
 		if filepath.Dir(d) == d {
