@@ -55,13 +55,14 @@ func (g *diskGuard) need() int64 {
 	return max(1<<30, g.total/20)
 }
 
-// reading is the last reading, taken now if there was none yet.
+// reading is the last reading, taken now if it is old.
 func (g *diskGuard) reading() (free, total, minFree int64, err error) {
-	if err := g.check(); err != nil && g.total == 0 {
-		return 0, 0, 0, err
-	}
+	checkErr := g.check()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.total == 0 {
+		return 0, 0, 0, checkErr
+	}
 	return g.free, g.total, g.need(), nil
 }
 

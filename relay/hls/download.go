@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
@@ -18,6 +19,15 @@ import (
 // remuxed from the recorded segments, not transcoded. Payloads are read
 // segment by segment while the file is written.
 func (s *Server) serveMP4(w http.ResponseWriter, r *http.Request, m sessionMeta, lang string) {
+	// Each download holds its sample table in memory and reads the whole
+	// recording: a few at a time.
+	select {
+	case s.downloads <- struct{}{}:
+		defer func() { <-s.downloads }()
+	default:
+		httperr.Write(w, r, s.log, httperr.Retry(http.StatusServiceUnavailable, 30*time.Second, "%d downloads are being written: try again in a minute", cap(s.downloads)))
+		return
+	}
 	audio := "a"
 	if lang != "floor" {
 		audio = "a-" + lang
@@ -53,6 +63,19 @@ func (s *Server) serveMP4(w http.ResponseWriter, r *http.Request, m sessionMeta,
 		httperr.Write(w, r, s.log, httperr.New(http.StatusNotFound, "nothing recorded"))
 		return
 	}
+	// The progressive MP4 writer keeps offsets in 32 bits: refuse what it
+	// would silently wrap.
+	var size uint64
+	for _, t := range pres.Tracks {
+		for _, sa := range t.Samples {
+			size += uint64(sa.PayloadSize)
+		}
+	}
+	if size > maxDownload {
+		httperr.Write(w, r, s.log, httperr.New(http.StatusRequestEntityTooLarge,
+			"this recording is %d MiB of media, too long for one MP4 (4 GiB at most): play or fetch it through %s", size>>20, "index.m3u8"))
+		return
+	}
 	// Line the tracks up: the later one starts with a pause.
 	var first float64 = -1
 	for i, t := range pres.Tracks {
@@ -73,6 +96,12 @@ func (s *Server) serveMP4(w http.ResponseWriter, r *http.Request, m sessionMeta,
 		s.log.Warn("hls: writing an MP4 download", "room", m.Room, "recording", m.ID, "err", err)
 	}
 }
+
+// Download limits.
+const (
+	maxDownload         = 4<<30 - 64<<20 // media bytes; the rest is for the boxes
+	concurrentDownloads = 2
+)
 
 // readTrack reads a recorded rendition's samples (their sizes and
 // times; payloads are read again when written) as track id. It returns
@@ -96,6 +125,12 @@ func readTrack(dir string, id int) (*pmp4.Track, uint64, error) {
 	cache := &segmentCache{}
 	var start, next uint64
 	for _, e := range entries {
+		if e.init != 0 {
+			// The picture's parameters changed (a new size, another
+			// encoder): one sample entry cannot describe what follows.
+			// The VOD playlist plays it all; the download stops here.
+			break
+		}
 		parts, err := readParts(filepath.Join(dir, e.uri))
 		if err != nil {
 			break // the rest was not written whole

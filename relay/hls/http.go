@@ -251,7 +251,7 @@ func (s *Server) handleMediaPlaylist(w http.ResponseWriter, r *http.Request, ses
 			}
 		}
 		m.mu.Lock()
-		last := m.nextMSN
+		last := max(m.nextMSN, 1) - 1 // the segment in progress: the playlist's last
 		m.mu.Unlock()
 		if msn > last+2 {
 			httperr.Write(w, r, s.log, httperr.New(http.StatusBadRequest, "_HLS_msn %d is too far ahead of the playlist (%d)", msn, last))

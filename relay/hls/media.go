@@ -113,6 +113,21 @@ func (m *media) endSegment(window int, next *segment) *segment {
 	return s
 }
 
+// complete adds a whole segment (a subtitle segment: no parts) in one
+// step, numbered s.msn (the lead's), never below the last.
+func (m *media) complete(s *segment, window int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s.msn = max(s.msn, m.nextMSN)
+	s.init = -1
+	m.nextMSN = s.msn + 1
+	m.segs = append(m.segs, s)
+	if n := len(m.segs) - window; n > 0 {
+		m.segs = append(m.segs[:0:0], m.segs[n:]...)
+	}
+	m.notifyLocked()
+}
+
 // end marks the rendition finished: playlists get EXT-X-ENDLIST and
 // blocked requests return.
 func (m *media) end() {

@@ -65,7 +65,7 @@ const audioBandwidth = 64000
 // (the session's directory), query follows it (a token).
 func (s *session) multivariant(prefix, query string) []byte {
 	var b strings.Builder
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n")
 	var audioPeak int64 = audioBandwidth
 	for _, t := range s.tracks {
 		if t.kind != webrtc.RTPCodecTypeAudio {

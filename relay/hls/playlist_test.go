@@ -178,8 +178,10 @@ func TestBlockingReload(t *testing.T) {
 	if late > 4 {
 		t.Errorf("%d of 20 blocking reloads came a part late", late)
 	}
-	// Bad requests.
-	for _, q := range []string{"_HLS_msn=x", "_HLS_part=1", "_HLS_msn=1&_HLS_part=-1", "_HLS_msn=99999"} {
+	// Bad requests; a segment more than two past the one in progress is
+	// one the server will not hold for (§6.2.5.2).
+	msn, _ := nextPart(m)
+	for _, q := range []string{"_HLS_msn=x", "_HLS_part=1", "_HLS_msn=1&_HLS_part=-1", "_HLS_msn=99999", fmt.Sprintf("_HLS_msn=%d", msn+3)} {
 		if code, _, b := h.get(uri + "?" + q); code != http.StatusBadRequest {
 			t.Errorf("?%s: %d %s, want 400", q, code, b)
 		}

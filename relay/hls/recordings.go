@@ -86,7 +86,18 @@ func (s *Server) readMeta(room, id string) (sessionMeta, error) {
 	if err != nil {
 		return m, err
 	}
-	return m, json.Unmarshal(data, &m)
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, err
+	}
+	// The files read are the path's, whatever the file says; the names it
+	// gives become paths, so they are checked like a request's.
+	m.Room, m.ID = room, id
+	for _, name := range append(append([]string{m.Lead}, m.Renditions...), m.Subtitles...) {
+		if !validName(name) {
+			return m, fmt.Errorf("recording %s/%s: bad name %q in session.json", room, id, name)
+		}
+	}
+	return m, nil
 }
 
 // recordings lists every recording, newest first.
@@ -128,7 +139,9 @@ func (s *Server) recording(room, id string) (Recording, bool) {
 		Complete: !m.End.IsZero(), Subtitles: m.Subtitles, Stopped: m.Stopped, Languages: []string{},
 		Playlist: fmt.Sprintf("/recordings/%s/%s/index.m3u8", room, id),
 		Watch:    fmt.Sprintf("/watch/%s/recordings/%s", room, id), Downloads: map[string]string{}}
-	rec.Recording = live != nil && live.id == id && !live.over.Load() && live.record != nil && live.record.stopped == ""
+	if live != nil && live.id == id && !live.over.Load() {
+		rec.Recording, _, _ = live.record.state()
+	}
 	if rec.Subtitles == nil {
 		rec.Subtitles = []string{}
 	}

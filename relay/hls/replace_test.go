@@ -63,3 +63,44 @@ func TestPublisherReplaced(t *testing.T) {
 	}
 	t.Logf("replaced at %s; %d segments since, continuous", switched.Format("15:04:05.000"), len(m.Segments)-len(before.Segments))
 }
+
+// TestVP8FloorIsAudioOnly: a floor in a video codec HLS does not carry
+// makes an audio-only session (the floor audio leads, subtitles follow
+// it), not none.
+func TestVP8FloorIsAudioOnly(t *testing.T) {
+	w := startWHIPRelay(t)
+	w.pk.cfg.Captions = newFakeCaptions("en")
+	vp8, err := clip.Load("../clip/testdata/small.ivf", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := clip.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.srv.PublishClip(ctx, "hall", "", &clip.Clip{Video: vp8.Video, Audio: demo.Audio})
+	}()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(w.srv.Rooms()) == 0 || len(w.srv.Rooms()[0].Tracks) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the VP8 floor is not live: %+v", w.srv.Rooms())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.pk.Start()
+	mv, body := w.h.multivariant("hall")
+	if len(mv.Variants) != 1 || strings.Join(mv.Variants[0].Codecs, ",") != "opus" {
+		t.Fatalf("want one audio-only variant:\n%s", body)
+	}
+	uris := renditionURIs("hall", body)
+	if _, ok := uris["v"]; ok {
+		t.Errorf("a video rendition for VP8:\n%s", body)
+	}
+	w.h.waitSegments(uris["a"], 2)
+	w.h.waitSegments(uris["s-en"], 2)
+}

@@ -100,6 +100,8 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session // the current session of each room
 
+	downloads chan struct{} // one token per MP4 being written
+
 	useMu sync.Mutex // guards use, useAt: DiskUse's last reading
 	use   map[string]int64
 	useAt time.Time
@@ -130,7 +132,7 @@ func New(cfg Config) *Server {
 	if cfg.Dir != "" {
 		cfg.guard = &diskGuard{dir: cfg.Dir, minFree: cfg.MinFree}
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, sessions: map[string]*session{}}
+	s := &Server{cfg: cfg, log: cfg.Log, sessions: map[string]*session{}, downloads: make(chan struct{}, concurrentDownloads)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }

@@ -90,9 +90,11 @@ func newSession(parent context.Context, cfg *Config, info relay.RoomInfo, langs 
 			s.record = rec
 		}
 	}
+	// Video renditions only for a codec HLS carries: a VP8 floor makes an
+	// audio-only session (the floor audio leads) rather than none.
 	hasVideo := false
 	for _, t := range info.Tracks {
-		hasVideo = hasVideo || t.Kind == "video"
+		hasVideo = hasVideo || t.Kind == "video" && packaged(t.Codec)
 	}
 	if hasVideo {
 		rids := []string{""}
@@ -118,7 +120,13 @@ func newSession(parent context.Context, cfg *Config, info relay.RoomInfo, langs 
 	for _, t := range s.tracks {
 		tap, err := cfg.Media.Tap(info.Name, t.kind, t.lang, t.rid, t)
 		if err != nil {
-			s.close()
+			for _, t := range s.tracks {
+				if t.tap != nil {
+					t.tap.Close() // no goroutine owns them yet
+				}
+			}
+			s.cancel()
+			s.record.finish()
 			return nil, fmt.Errorf("tapping %s of room %s: %w", t.name(), info.Name, err)
 		}
 		t.tap = tap

@@ -26,7 +26,8 @@ type subTrack struct {
 	media
 	sess    *session
 	lang    string
-	written map[uint64]string // seq -> text written, for corrections
+	written map[uint64]string // seq -> text written, for corrections (the newest maxCorrectable)
+	top     uint64            // the highest seq written
 	since   time.Time         // cues older than the session are not its
 }
 
@@ -54,12 +55,21 @@ func (st *subTrack) segment(seg *segment) {
 	}
 	start, end := seg.start, seg.start+seg.dur
 	var out []vttCue
+	top := st.top
 	for _, c := range cues {
 		if c.Start.Before(st.since) {
 			continue
 		}
+		// Seqs only grow (the captions hub numbers finals in order): one
+		// above the last written is new; one below is a correction if its
+		// text changed since it was written (finals older than the last
+		// maxCorrectable are no longer followed).
 		prev, seen := st.written[c.Seq]
-		if seen && prev == c.Text {
+		switch {
+		case c.Seq > st.top:
+			top = max(top, c.Seq)
+		case seen && prev != c.Text:
+		default:
 			continue
 		}
 		st.written[c.Seq] = c.Text
@@ -72,28 +82,20 @@ func (st *subTrack) segment(seg *segment) {
 		out = append(out, vttCue{id: id, from: from, to: from + readingTime(c.Text), text: c.Text})
 		st.sess.record.cue(st, c, st.mediaOf(c.Start))
 	}
-	spreadCues(out)
-	st.mu.Lock()
-	st.nextMSN = max(st.nextMSN, seg.msn)
-	st.openLocked(&segment{start: start, pdt: seg.pdt, independent: true,
-		parts: []*part{{data: writeVTT(out), dur: end - start, independent: true}}, dur: end - start})
-	st.mu.Unlock()
-	st.endSegment(st.sess.cfg.window(), nil)
-	st.forget(end)
-}
-
-// forget drops what corrections can no longer reach: finals that began
-// long before end.
-func (st *subTrack) forget(end time.Duration) {
-	if len(st.written) < 512 {
-		return
-	}
-	for _, c := range st.sess.cfg.Captions.Finals(st.sess.room, st.lang) {
-		if st.mediaOf(c.Start) < end-10*time.Minute {
-			delete(st.written, c.Seq)
+	st.top = top
+	for seq := range st.written {
+		if seq+maxCorrectable < top {
+			delete(st.written, seq)
 		}
 	}
+	spreadCues(out)
+	st.complete(&segment{msn: seg.msn, start: start, pdt: seg.pdt, independent: true, dur: end - start,
+		data: writeVTT(out)}, st.sess.cfg.window())
 }
+
+// maxCorrectable is how many of the newest finals a correction is
+// followed for.
+const maxCorrectable = 512
 
 func (st *subTrack) mediaOf(t time.Time) time.Duration {
 	return t.Sub(st.sess.start) + mediaBase
@@ -142,6 +144,8 @@ var vttEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "--
 
 func cueLines(text string) []string {
 	var lines []string
+	// A lone CR ends a line in WebVTT too: it must not end the cue.
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 	for l := range strings.SplitSeq(vttEscaper.Replace(text), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			lines = append(lines, l)

@@ -78,6 +78,9 @@ type sample struct {
 	dur     int64
 	key     bool
 	payload []byte
+	// afterGap: the timeline jumped before this sample (a pause between
+	// publishers): a new segment starts with it.
+	afterGap bool
 }
 
 // inQueue bounds the packets waiting for a track's goroutine: a second of
@@ -101,16 +104,20 @@ func (t *track) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 // mediaTime converts a wall-clock instant to the session's media
 // timeline, in timescale units.
 func (t *track) mediaTime(at time.Time) int64 {
-	return int64((at.Sub(t.sess.start) + mediaBase) * time.Duration(t.timescale) / time.Second)
+	return t.fromDuration(at.Sub(t.sess.start) + mediaBase)
 }
 
-// toDuration converts timescale units to a duration on the media timeline.
+// toDuration converts timescale units to a duration on the media
+// timeline. Whole seconds apart from the rest: units × 1e9 would
+// overflow after 28 hours at 90 kHz.
 func (t *track) toDuration(units int64) time.Duration {
-	return time.Duration(units * int64(time.Second) / t.timescale)
+	return time.Duration(units/t.timescale)*time.Second + time.Duration(units%t.timescale*int64(time.Second)/t.timescale)
 }
 
+// fromDuration converts a duration to timescale units (whole seconds
+// apart, for the same reason).
 func (t *track) fromDuration(d time.Duration) int64 {
-	return int64(d) * t.timescale / int64(time.Second)
+	return int64(d/time.Second)*t.timescale + int64(d%time.Second)*t.timescale/int64(time.Second)
 }
 
 // ordered takes the packets in sequence order; a gap left is a loss.
@@ -126,13 +133,8 @@ func (t *track) handle(p rtpIn) {
 		t.mime, t.waitKey, t.warned = mime, true, false
 		t.dep.reset()
 	}
-	if !packaged(mime) {
-		if !t.warned {
-			t.warned = true
-			t.log.Warn("hls: codec not packaged; this rendition pauses", "codec", mime)
-		}
-		return
-	}
+	// The sequence and the timeline run on through packets of a codec
+	// not packaged, so that the next packaged one is not taken for late.
 	if t.haveSeq {
 		d := int16(p.seq - t.lastSeq)
 		if d <= 0 {
@@ -146,6 +148,13 @@ func (t *track) handle(p rtpIn) {
 		t.extTS += int64(int32(p.ts - t.lastTS))
 	}
 	t.haveSeq, t.lastSeq, t.lastTS = true, p.seq, p.ts
+	if !packaged(mime) {
+		if !t.warned {
+			t.warned = true
+			t.log.Warn("hls: codec not packaged; this rendition pauses", "codec", mime)
+		}
+		return
+	}
 	if !t.anchored {
 		t.anchored, t.anchorTS, t.anchorAt = true, t.extTS, t.mediaTime(p.at)
 	}
@@ -219,7 +228,7 @@ func (t *track) addSample(s *sample) {
 		if prev.dur > 0 && t.kind == webrtc.RTPCodecTypeAudio {
 			d = prev.dur
 		}
-		t.forceCut = true
+		s.afterGap = true // its segment starts with it
 	}
 	prev.dur, t.lastDur = d, d
 	if t.lead || t.kind == webrtc.RTPCodecTypeVideo {
@@ -303,7 +312,7 @@ func (t *track) commit(s *sample) {
 func (t *track) cutBefore(s *sample) bool {
 	dur := t.toDuration(t.curDur)
 	switch {
-	case t.forceCut:
+	case t.forceCut, s.afterGap:
 		t.forceCut = false
 		return true
 	case dur+t.toDuration(s.dur) > t.sess.maxSegment():

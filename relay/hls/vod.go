@@ -22,7 +22,7 @@ import (
 func (s *Server) vodMultivariant(m sessionMeta, query string) []byte {
 	dir := filepath.Join(s.cfg.Dir, m.Room, m.ID)
 	var b strings.Builder
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n")
 	var videos []string
 	audio := ""
 	var audioPeak int64 = audioBandwidth
