@@ -103,7 +103,7 @@ func TestCodecNotPackagedKeepsSequence(t *testing.T) {
 	}
 	feed(10, 111)
 	feed(40000, 96) // VP8's payload type: not packaged
-	feed(200, 111) // 4 s of Opus: segments of 1 s
+	feed(200, 111)  // 4 s of Opus: segments of 1 s
 	tr.mu.Lock()
 	n := len(tr.segs)
 	tr.mu.Unlock()
