@@ -229,13 +229,15 @@ func TestMetricsFollowReality(t *testing.T) {
 			}
 		}
 	}()
+	// The viewer is subscribed before the finals go out: a final it got
+	// only in its backlog would be no delivery to observe.
+	waitMetric(t, "caption viewer and captioner", func() bool {
+		return s.value(t, `relay_caption_viewers{lang="fr",room="hall"}`) == 1 && s.value(t, `relay_caption_captioners{lang="fr",room="hall"}`) == 1
+	})
 	for i, text := range []string{"Bonjour.", "Merci."} {
 		cc.WriteJSON(map[string]any{"type": "final", "text": text, "id": string(rune('a' + i))})
 	}
 	waitMetric(t, "caption cues counted", func() bool { return s.value(t, `relay_caption_cues_total{lang="fr",room="hall"}`) == 2 })
-	waitMetric(t, "caption viewer and captioner", func() bool {
-		return s.value(t, `relay_caption_viewers{lang="fr",room="hall"}`) == 1 && s.value(t, `relay_caption_captioners{lang="fr",room="hall"}`) == 1
-	})
 	waitMetric(t, "WebSocket connections by role", func() bool {
 		return s.value(t, `relay_websocket_connections{role="viewer"}`) == 1 && s.value(t, `relay_websocket_connections{role="captioner"}`) == 1
 	})
