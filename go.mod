@@ -6,6 +6,8 @@ toolchain go1.26.11
 
 require (
 	github.com/asticode/go-astisub v0.40.0
+	github.com/bluenviron/gohlslib/v2 v2.2.5
+	github.com/bluenviron/mediacommon/v2 v2.7.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
@@ -33,8 +35,6 @@ require (
 	github.com/asticode/go-astikit v0.30.0 // indirect
 	github.com/asticode/go-astits v1.14.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
-	github.com/bluenviron/gohlslib/v2 v2.2.5 // indirect
-	github.com/bluenviron/mediacommon/v2 v2.7.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/uuid v1.6.0 // indirect
