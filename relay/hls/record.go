@@ -125,10 +125,7 @@ func (r *recorder) stopLocked(why string) {
 	r.stopped = why
 	r.sess.log.Error("hls: recording stopped; the live stream goes on", "why", why)
 	r.sess.cfg.stats.recordingStopped(r.sess.room)
-	for _, f := range r.files {
-		_ = f.Close()
-	}
-	r.files = map[string]*os.File{}
+	r.closeFilesLocked()
 	r.writeMetaLocked(r.meta())
 }
 
@@ -222,6 +219,15 @@ func (r *recorder) appendLocked(rel, text string) error {
 	return err
 }
 
+// closeFilesLocked closes the append-only files (playlist bodies, cue
+// logs); appendLocked opens them again if writing goes on.
+func (r *recorder) closeFilesLocked() {
+	for _, f := range r.files {
+		_ = f.Close()
+	}
+	r.files = map[string]*os.File{}
+}
+
 // finish closes the recording: session.json gets its end.
 func (r *recorder) finish() {
 	if r == nil {
@@ -229,10 +235,7 @@ func (r *recorder) finish() {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, f := range r.files {
-		_ = f.Close()
-	}
-	r.files = map[string]*os.File{}
+	r.closeFilesLocked()
 	m := r.meta()
 	m.End = time.Now()
 	r.writeMetaLocked(m)
